@@ -1,0 +1,80 @@
+# goheap — see README.md.  `make demo` and `make test` install what is
+# missing (Debian packages, as root), build, and run.
+
+CC      ?= gcc
+PY      := /usr/bin/python3.11
+BUILD   := build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE
+LIBS    := -ldw -lelf -lbfd-multiarch
+
+# Debian packages goheap needs to build, test and demo.
+DEB_PKGS := gcc make gdb gdb-multiarch python3.11-dev libdw-dev libelf-dev binutils-multiarch-dev \
+            libcapstone-dev qemu-user zlib1g-dev libzstd-dev zstd python3-pytest
+
+CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c \
+                        ext/output/*.c ext/commands/*.c)
+HDRS      := $(wildcard ext/*/*.h ext/*/*.def)
+
+.PHONY: all deps build demo test test-unit test-asan clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:" $$missing >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+build: $(BUILD)/goheap $(BUILD)/_goheap.so $(BUILD)/goheap.py
+
+$(BUILD)/%.o: ext/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: ext/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN) -c $< -o $@
+
+CORE_OBJS := $(CORE_SRCS:ext/%.c=$(BUILD)/%.o)
+
+$(BUILD)/goheap: $(CORE_OBJS) $(BUILD)/frontend/cli.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+PY_INC := $(shell $(PY)-config --includes 2>/dev/null)
+PY_EXT := $(shell $(PY)-config --extension-suffix 2>/dev/null)
+
+$(BUILD)/frontend/gdbmod.o: ext/frontend/gdbmod.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PY_INC) -c $< -o $@
+
+$(BUILD)/_goheap.so: $(CORE_OBJS) $(BUILD)/frontend/gdbmod.o
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/goheap.py: ext/frontend/goheap.py
+	cp $< $@
+
+# ASan+UBSan build of the CLI, used by test-asan.
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_OBJS := $(CORE_SRCS:ext/%.c=$(BUILD)/asan/%.o)
+$(BUILD)/asan/goheap: $(ASAN_OBJS) $(BUILD)/asan/frontend/cli.o
+	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LIBS)
+
+demo: deps build
+	@$(PY) scripts/demo.py
+
+test-unit: deps build
+	$(PY) -m pytest -q tests
+
+test-asan: deps $(BUILD)/asan/goheap
+	GOHEAP=$(BUILD)/asan/goheap GOHEAP_SKIP_GDB=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(PY) -m pytest -q tests
+
+test: test-unit test-asan
+
+clean:
+	rm -rf $(BUILD)

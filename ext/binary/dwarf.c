@@ -1,0 +1,265 @@
+/* DWARF via libdw (handles Go's zlib-compressed sections and DWARF 5). */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dwarf.h"
+
+struct entry {
+	const char *name;
+	int tag;
+	Dwarf_Off off;
+};
+
+struct gh_dwarf {
+	Dwarf *dw;
+	struct entry *ents;
+	size_t n, cap;
+	const char *producer;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+void gh_dwarf_close(struct gh_dwarf *d)
+{
+	if (!d)
+		return;
+	if (d->dw)
+		dwarf_end(d->dw);
+	free(d->ents);
+	free(d);
+}
+
+static bool indexed_tag(int tag)
+{
+	return tag == DW_TAG_structure_type || tag == DW_TAG_variable || tag == DW_TAG_constant ||
+	       tag == DW_TAG_typedef;
+}
+
+struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out)
+{
+	*out = NULL;
+	Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (!dw)
+		return NULL; /* no DWARF: stripped */
+	struct gh_dwarf *d = calloc(1, sizeof(*d));
+	if (!d) {
+		dwarf_end(dw);
+		return &gh_error_nomem;
+	}
+	d->dw = dw;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, child;
+		if (dwarf_offdie(dw, off + hsize, &cu)) {
+			if (!d->producer) {
+				Dwarf_Attribute a;
+				d->producer = dwarf_formstring(dwarf_attr(&cu, DW_AT_producer, &a));
+			}
+			if (dwarf_child(&cu, &child) == 0) {
+				do {
+					int tag = dwarf_tag(&child);
+					const char *name = dwarf_diename(&child);
+					if (!name || !indexed_tag(tag))
+						continue;
+					if (d->n == d->cap) {
+						size_t nc = d->cap ? d->cap * 2 : 4096;
+						struct entry *ne = realloc(d->ents, nc * sizeof(*ne));
+						if (!ne) {
+							gh_dwarf_close(d);
+							return &gh_error_nomem;
+						}
+						d->ents = ne;
+						d->cap = nc;
+					}
+					d->ents[d->n++] = (struct entry){ name, tag, dwarf_dieoffset(&child) };
+				} while (dwarf_siblingof(&child, &child) == 0);
+			}
+		}
+		off = next;
+	}
+	if (!d->n) {
+		gh_dwarf_close(d);
+		return gh_errorf(GH_ERR_FORMAT, "the executable's DWARF has no readable entries: %s", dwarf_errmsg(-1));
+	}
+	qsort(d->ents, d->n, sizeof(*d->ents), entry_cmp);
+	*out = d;
+	return NULL;
+}
+
+const char *gh_dwarf_producer(const struct gh_dwarf *d)
+{
+	return d && d->producer ? d->producer : "";
+}
+
+size_t gh_dwarf_count(const struct gh_dwarf *d)
+{
+	return d ? d->n : 0;
+}
+
+/* First DIE named exactly name[0..len) with the given tag. */
+static bool lookup1(struct gh_dwarf *d, const char *name, size_t len, int tag, Dwarf_Die *die)
+{
+	char buf[256];
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len);
+	buf[len] = 0;
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(d->ents[mid].name, buf) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < d->n && !strcmp(d->ents[lo].name, buf); lo++)
+		if (d->ents[lo].tag == tag && dwarf_offdie(d->dw, d->ents[lo].off, die))
+			return true;
+	return false;
+}
+
+/* Tries each '|' alternative in names. */
+static bool lookup(struct gh_dwarf *d, const char *names, int tag, Dwarf_Die *die)
+{
+	if (!d)
+		return false;
+	for (const char *p = names;;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (lookup1(d, p, len, tag, die))
+			return true;
+		if (!bar)
+			return false;
+		p = bar + 1;
+	}
+}
+
+static bool strip_typedefs(Dwarf_Die *die)
+{
+	for (int i = 0; i < 16 && dwarf_tag(die) == DW_TAG_typedef; i++) {
+		Dwarf_Attribute a;
+		if (!dwarf_formref_die(dwarf_attr(die, DW_AT_type, &a), die))
+			return false;
+	}
+	return true;
+}
+
+bool gh_dwarf_struct_size(struct gh_dwarf *d, const char *names, uint64_t *size)
+{
+	Dwarf_Die die;
+	Dwarf_Word w;
+	if (!lookup(d, names, DW_TAG_structure_type, &die) || dwarf_aggregate_size(&die, &w))
+		return false;
+	*size = w;
+	return true;
+}
+
+static bool name_matches(const char *name, const char *alts, size_t altslen)
+{
+	const char *p = alts, *end = alts + altslen;
+	while (p < end) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		size_t len = bar ? (size_t)(bar - p) : (size_t)(end - p);
+		if (strlen(name) == len && !memcmp(name, p, len))
+			return true;
+		p += len + 1;
+	}
+	return false;
+}
+
+bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *path, uint64_t *offset,
+		     uint64_t *size)
+{
+	Dwarf_Die st;
+	if (!lookup(d, struct_names, DW_TAG_structure_type, &st))
+		return false;
+	uint64_t total = 0;
+	const char *p = path;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		Dwarf_Die m;
+		bool found = false;
+		if (dwarf_child(&st, &m) == 0) {
+			do {
+				const char *n = dwarf_diename(&m);
+				if (dwarf_tag(&m) == DW_TAG_member && n && name_matches(n, p, len)) {
+					found = true;
+					break;
+				}
+			} while (dwarf_siblingof(&m, &m) == 0);
+		}
+		if (!found)
+			return false;
+		Dwarf_Attribute a;
+		Dwarf_Word loc = 0;
+		if (dwarf_attr(&m, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &loc))
+			return false;
+		total += loc;
+		Dwarf_Die ty;
+		if (!dwarf_formref_die(dwarf_attr(&m, DW_AT_type, &a), &ty) || !strip_typedefs(&ty))
+			return false;
+		if (!dot) {
+			Dwarf_Word w;
+			*offset = total;
+			*size = dwarf_aggregate_size(&ty, &w) == 0 ? w : 0;
+			return true;
+		}
+		st = ty;
+		p = dot + 1;
+	}
+}
+
+bool gh_dwarf_variable(struct gh_dwarf *d, const char *names, uint64_t *addr)
+{
+	Dwarf_Die die;
+	Dwarf_Attribute a;
+	if (!lookup(d, names, DW_TAG_variable, &die) || !dwarf_attr(&die, DW_AT_location, &a))
+		return false;
+	/* Go's locations are a lone DW_OP_addr; dwarf_getlocation() refuses some
+	 * of them, so decode the block directly, falling back to libdw for
+	 * DWARF 5 forms. */
+	Dwarf_Block b;
+	if (dwarf_formblock(&a, &b) == 0 && b.length == 9 && b.data[0] == DW_OP_addr) {
+		memcpy(addr, b.data + 1, 8);
+		return true;
+	}
+	Dwarf_Op *ops;
+	size_t nops;
+	if (dwarf_getlocation(&a, &ops, &nops) == 0 && nops == 1 &&
+	    (ops[0].atom == DW_OP_addr || ops[0].atom == DW_OP_addrx)) {
+		if (ops[0].atom == DW_OP_addr) {
+			*addr = ops[0].number;
+			return true;
+		}
+		Dwarf_Attribute r;
+		Dwarf_Addr v;
+		if (dwarf_getlocation_attr(&a, &ops[0], &r) == 0 && dwarf_formaddr(&r, &v) == 0) {
+			*addr = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool gh_dwarf_constant(struct gh_dwarf *d, const char *names, int64_t *value)
+{
+	Dwarf_Die die;
+	Dwarf_Attribute a;
+	Dwarf_Sword v;
+	if (!lookup(d, names, DW_TAG_constant, &die) || !dwarf_attr(&die, DW_AT_const_value, &a) ||
+	    dwarf_formsdata(&a, &v))
+		return false;
+	*value = v;
+	return true;
+}

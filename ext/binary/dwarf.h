@@ -1,0 +1,33 @@
+/* DWARF lookups goheap needs: struct layouts, global variables, constants.
+ * Go emits one named DIE per type, variable and runtime constant at the top
+ * level of its compile units; they are indexed by name once. */
+#ifndef GH_DWARF_H
+#define GH_DWARF_H
+
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/error.h"
+
+struct gh_dwarf;
+
+/* *out is NULL (and the result NULL) when the file has no DWARF. */
+struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out);
+void gh_dwarf_close(struct gh_dwarf *d);
+
+/* The "DW_AT_producer" of the first compile unit ("Go cmd/compile go1.22.12; regabi"). */
+const char *gh_dwarf_producer(const struct gh_dwarf *d);
+size_t gh_dwarf_count(const struct gh_dwarf *d);
+
+/* names may list alternatives separated by '|'; the first found wins and
+ * *found (if non-NULL) points to it inside names. */
+bool gh_dwarf_struct_size(struct gh_dwarf *d, const char *names, uint64_t *size);
+/* A member by dotted path through embedded structs ("heapArenaPtrScalar.bitmap");
+ * each component may list '|' alternatives. */
+bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *path, uint64_t *offset,
+		     uint64_t *size);
+bool gh_dwarf_variable(struct gh_dwarf *d, const char *names, uint64_t *addr);
+bool gh_dwarf_constant(struct gh_dwarf *d, const char *names, int64_t *value);
+
+#endif

@@ -1,0 +1,34 @@
+/* The command table both front ends use: one handler per command, each
+ * filling an output document that the front end renders as text or JSON. */
+#ifndef GH_COMMANDS_H
+#define GH_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../output/out.h"
+#include "../runtime/program.h"
+#include "../util/error.h"
+
+struct gh_command {
+	const char *name;
+	const char *usage;   /* arguments after the name */
+	const char *summary; /* one line */
+	const char *help;    /* paragraphs */
+	bool needs_program;
+	/* argv[0] is the command name. */
+	struct gh_error *(*run)(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+};
+
+extern const struct gh_command gh_commands[];
+extern const size_t gh_ncommands;
+
+const struct gh_command *gh_command_find(const char *name);
+/* Runs argv[0] with the program (may be NULL for commands that need none). */
+struct gh_error *gh_command_run(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+
+/* Handlers, one file each. */
+struct gh_error *gh_cmd_help(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+
+#endif

@@ -1,0 +1,438 @@
+/* Document model and its two renderers (text, JSON). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/strutil.h"
+#include "../util/vec.h"
+#include "out.h"
+
+enum kind { K_OBJECT, K_LIST, K_STRLIST, K_TABLE, K_STR, K_U64, K_I64, K_ADDR, K_BYTES, K_BOOL, K_NULL };
+
+struct gh_node {
+	enum kind kind;
+	char *key;
+	struct gh_out *out;
+	union {
+		char *s;
+		uint64_t u;
+		int64_t i;
+		bool b;
+	};
+	struct gh_node **kids;
+	size_t nkids, capkids;
+};
+
+GH_VEC(warnvec, char *)
+
+struct gh_out {
+	struct gh_node *root;
+	bool oom;
+	struct warnvec warnings;
+};
+
+static void node_free(struct gh_node *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nkids; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
+	free(n->key);
+	if (n->kind == K_STR)
+		free(n->s);
+	free(n);
+}
+
+static struct gh_node *node_new(struct gh_out *o, enum kind k, const char *key)
+{
+	struct gh_node *n = calloc(1, sizeof(*n));
+	if (!n) {
+		o->oom = true;
+		return NULL;
+	}
+	n->kind = k;
+	n->out = o;
+	if (key && !(n->key = strdup(key))) {
+		free(n);
+		o->oom = true;
+		return NULL;
+	}
+	return n;
+}
+
+struct gh_out *gh_out_new(void)
+{
+	struct gh_out *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->root = node_new(o, K_OBJECT, NULL);
+	if (!o->root) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+void gh_out_free(struct gh_out *o)
+{
+	if (!o)
+		return;
+	node_free(o->root);
+	for (size_t i = 0; i < o->warnings.len; i++)
+		free(o->warnings.data[i]);
+	free(o->warnings.data);
+	free(o);
+}
+
+struct gh_node *gh_out_root(struct gh_out *o)
+{
+	return o->root;
+}
+
+void gh_out_warn(struct gh_out *o, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	char **slot = warnvec_push(&o->warnings);
+	if (!slot || !(*slot = strdup(buf))) {
+		if (slot)
+			o->warnings.len--;
+		o->oom = true;
+	}
+}
+
+/* Appends a child; NULL parent (after an earlier failure) is a no-op. */
+static struct gh_node *add(struct gh_node *parent, enum kind k, const char *key)
+{
+	if (!parent)
+		return NULL;
+	struct gh_out *o = parent->out;
+	struct gh_node *n = node_new(o, k, key);
+	if (!n)
+		return NULL;
+	if (parent->nkids == parent->capkids) {
+		size_t nc = parent->capkids ? parent->capkids * 2 : 8;
+		struct gh_node **nk = realloc(parent->kids, nc * sizeof(*nk));
+		if (!nk) {
+			node_free(n);
+			o->oom = true;
+			return NULL;
+		}
+		parent->kids = nk;
+		parent->capkids = nc;
+	}
+	parent->kids[parent->nkids++] = n;
+	return n;
+}
+
+void gh_put_str(struct gh_node *n, const char *key, const char *val)
+{
+	struct gh_node *c = add(n, K_STR, key);
+	if (c && !(c->s = strdup(val ? val : ""))) {
+		c->kind = K_NULL;
+		c->out->oom = true;
+	}
+}
+
+void gh_put_strf(struct gh_node *n, const char *key, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	gh_put_str(n, key, buf);
+}
+
+void gh_put_u64(struct gh_node *n, const char *key, uint64_t v)
+{
+	struct gh_node *c = add(n, K_U64, key);
+	if (c)
+		c->u = v;
+}
+
+void gh_put_i64(struct gh_node *n, const char *key, int64_t v)
+{
+	struct gh_node *c = add(n, K_I64, key);
+	if (c)
+		c->i = v;
+}
+
+void gh_put_addr(struct gh_node *n, const char *key, uint64_t v)
+{
+	struct gh_node *c = add(n, K_ADDR, key);
+	if (c)
+		c->u = v;
+}
+
+void gh_put_bytes(struct gh_node *n, const char *key, uint64_t v)
+{
+	struct gh_node *c = add(n, K_BYTES, key);
+	if (c)
+		c->u = v;
+}
+
+void gh_put_bool(struct gh_node *n, const char *key, bool v)
+{
+	struct gh_node *c = add(n, K_BOOL, key);
+	if (c)
+		c->b = v;
+}
+
+void gh_put_null(struct gh_node *n, const char *key)
+{
+	add(n, K_NULL, key);
+}
+
+struct gh_node *gh_put_object(struct gh_node *n, const char *key)
+{
+	return add(n, K_OBJECT, key);
+}
+
+struct gh_node *gh_put_list(struct gh_node *n, const char *key)
+{
+	return add(n, K_LIST, key);
+}
+
+struct gh_node *gh_list_add(struct gh_node *list)
+{
+	return add(list, K_OBJECT, NULL);
+}
+
+void gh_list_str(struct gh_node *list, const char *val)
+{
+	if (list && list->kind == K_LIST)
+		list->kind = K_STRLIST;
+	gh_put_str(list, NULL, val);
+}
+
+struct gh_node *gh_put_table(struct gh_node *n, const char *key)
+{
+	return add(n, K_TABLE, key);
+}
+
+struct gh_node *gh_table_row(struct gh_node *table)
+{
+	return add(table, K_OBJECT, NULL);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void json_node(FILE *f, const struct gh_node *n, int depth)
+{
+	switch (n->kind) {
+	case K_STR: json_str(f, n->s); break;
+	case K_U64:
+	case K_BYTES: fprintf(f, "%" PRIu64, n->u); break;
+	case K_I64: fprintf(f, "%" PRId64, n->i); break;
+	case K_ADDR: fprintf(f, "\"0x%" PRIx64 "\"", n->u); break;
+	case K_BOOL: fputs(n->b ? "true" : "false", f); break;
+	case K_NULL: fputs("null", f); break;
+	case K_OBJECT:
+		fputc('{', f);
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (i)
+				fputc(',', f);
+			fprintf(f, "\n%*s", 2 * (depth + 1), "");
+			json_str(f, n->kids[i]->key ? n->kids[i]->key : "");
+			fputs(": ", f);
+			json_node(f, n->kids[i], depth + 1);
+		}
+		if (n->nkids)
+			fprintf(f, "\n%*s", 2 * depth, "");
+		fputc('}', f);
+		break;
+	case K_LIST:
+	case K_STRLIST:
+	case K_TABLE:
+		fputc('[', f);
+		for (size_t i = 0; i < n->nkids; i++) {
+			if (i)
+				fputc(',', f);
+			fprintf(f, "\n%*s", 2 * (depth + 1), "");
+			json_node(f, n->kids[i], depth + 1);
+		}
+		if (n->nkids)
+			fprintf(f, "\n%*s", 2 * depth, "");
+		fputc(']', f);
+		break;
+	}
+}
+
+/* ---- text ---- */
+
+static void scalar_text(char *buf, size_t len, const struct gh_node *n)
+{
+	switch (n->kind) {
+	case K_STR: snprintf(buf, len, "%s", n->s); break;
+	case K_U64: snprintf(buf, len, "%" PRIu64, n->u); break;
+	case K_I64: snprintf(buf, len, "%" PRId64, n->i); break;
+	case K_ADDR: snprintf(buf, len, "0x%" PRIx64, n->u); break;
+	case K_BYTES: gh_fmt_bytes(buf, len, n->u); break;
+	case K_BOOL: snprintf(buf, len, "%s", n->b ? "yes" : "no"); break;
+	case K_NULL: snprintf(buf, len, "-"); break;
+	default: snprintf(buf, len, "?"); break;
+	}
+}
+
+static void label(FILE *f, const char *key)
+{
+	for (const char *p = key ? key : ""; *p; p++)
+		fputc(*p == '_' ? ' ' : *p, f);
+}
+
+static bool right_aligned(const struct gh_node *n)
+{
+	return n->kind == K_U64 || n->kind == K_I64 || n->kind == K_BYTES;
+}
+
+static void text_table(FILE *f, const struct gh_node *t, int ind)
+{
+	/* Columns are the keys of the first row, in order. */
+	if (!t->nkids) {
+		fprintf(f, "%*s(none)\n", ind, "");
+		return;
+	}
+	const struct gh_node *first = t->kids[0];
+	size_t ncol = first->nkids;
+	size_t *w = calloc(ncol ? ncol : 1, sizeof(*w));
+	if (!w)
+		return;
+	char buf[4096];
+	for (size_t c = 0; c < ncol; c++)
+		w[c] = strlen(first->kids[c]->key ? first->kids[c]->key : "");
+	for (size_t r = 0; r < t->nkids; r++)
+		for (size_t c = 0; c < ncol && c < t->kids[r]->nkids; c++) {
+			scalar_text(buf, sizeof(buf), t->kids[r]->kids[c]);
+			size_t l = strlen(buf);
+			if (l > w[c])
+				w[c] = l;
+		}
+	fprintf(f, "%*s", ind, "");
+	for (size_t c = 0; c < ncol; c++) {
+		const struct gh_node *k = first->kids[c];
+		const char *name = k->key ? k->key : "";
+		if (c + 1 == ncol && !right_aligned(k))
+			fprintf(f, "%s", name);
+		else
+			fprintf(f, right_aligned(k) ? "%*s" : "%-*s", (int)w[c], name);
+		if (c + 1 < ncol)
+			fputs("  ", f);
+	}
+	fputc('\n', f);
+	for (size_t r = 0; r < t->nkids; r++) {
+		const struct gh_node *row = t->kids[r];
+		fprintf(f, "%*s", ind, "");
+		for (size_t c = 0; c < ncol && c < row->nkids; c++) {
+			scalar_text(buf, sizeof(buf), row->kids[c]);
+			if (c + 1 == ncol && !right_aligned(row->kids[c]))
+				fputs(buf, f);
+			else
+				fprintf(f, right_aligned(row->kids[c]) ? "%*s" : "%-*s", (int)w[c], buf);
+			if (c + 1 < ncol)
+				fputs("  ", f);
+		}
+		fputc('\n', f);
+	}
+	free(w);
+}
+
+static void text_object(FILE *f, const struct gh_node *n, int ind);
+
+static void text_child(FILE *f, const struct gh_node *k, int ind)
+{
+	char buf[4096];
+	switch (k->kind) {
+	case K_OBJECT:
+		fprintf(f, "%*s", ind, "");
+		label(f, k->key);
+		fputs(":\n", f);
+		text_object(f, k, ind + 2);
+		break;
+	case K_TABLE:
+		fprintf(f, "%*s", ind, "");
+		label(f, k->key);
+		fprintf(f, " (%zu):\n", k->nkids);
+		text_table(f, k, ind + 2);
+		break;
+	case K_STRLIST:
+		fprintf(f, "%*s", ind, "");
+		label(f, k->key);
+		fputs(": ", f);
+		for (size_t i = 0; i < k->nkids; i++)
+			fprintf(f, "%s%s", i ? ", " : "", k->kids[i]->s);
+		fputc('\n', f);
+		break;
+	case K_LIST:
+		fprintf(f, "%*s", ind, "");
+		label(f, k->key);
+		fputs(":\n", f);
+		for (size_t i = 0; i < k->nkids; i++) {
+			fprintf(f, "%*s-\n", ind + 2, "");
+			text_object(f, k->kids[i], ind + 4);
+		}
+		break;
+	default:
+		scalar_text(buf, sizeof(buf), k);
+		fprintf(f, "%*s", ind, "");
+		label(f, k->key);
+		fprintf(f, ": %s\n", buf);
+	}
+}
+
+static void text_object(FILE *f, const struct gh_node *n, int ind)
+{
+	for (size_t i = 0; i < n->nkids; i++)
+		text_child(f, n->kids[i], ind);
+}
+
+struct gh_error *gh_out_render(struct gh_out *o, enum gh_format fmt, FILE *f)
+{
+	if (o->oom)
+		return gh_errorf(GH_ERR_NOMEM, "out of memory while building output");
+	if (fmt == GH_JSON) {
+		if (o->warnings.len) {
+			struct gh_node *w = add(o->root, K_LIST, "warnings");
+			for (size_t i = 0; i < o->warnings.len; i++)
+				gh_list_str(w, o->warnings.data[i]);
+			if (w && !w->nkids)
+				w->kind = K_STRLIST;
+			if (o->oom)
+				return gh_errorf(GH_ERR_NOMEM, "out of memory while building output");
+		}
+		json_node(f, o->root, 0);
+		fputc('\n', f);
+	} else {
+		text_object(f, o->root, 0);
+		for (size_t i = 0; i < o->warnings.len; i++)
+			fprintf(f, "warning: %s\n", o->warnings.data[i]);
+	}
+	if (fflush(f) || ferror(f))
+		return gh_errorf(GH_ERR_IO, "writing output failed");
+	return NULL;
+}

@@ -1,0 +1,16 @@
+/* Small string helpers shared by every layer. */
+#ifndef GH_STRUTIL_H
+#define GH_STRUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+char *gh_strdup(const char *s);
+char *gh_strndup(const char *s, size_t n);
+/* Parses a number the way a user types it: 0x-prefixed hex or decimal. */
+bool gh_parse_u64(const char *s, uint64_t *out);
+/* Human-readable byte count: "512 B", "4.0 KiB", "1.5 MiB". */
+void gh_fmt_bytes(char *buf, size_t n, uint64_t bytes);
+
+#endif
