@@ -100,7 +100,7 @@ struct gh_error *gh_exe_open(const char *path, struct gh_exe **out)
 		return &gh_error_nomem;
 	e->fd = -1;
 	struct gh_error *err = NULL;
-	if (!(e->path = gh_strdup(path))) {
+	if (!(e->path = gh_abspath(path))) {
 		err = &gh_error_nomem;
 		goto fail;
 	}

@@ -13,6 +13,11 @@ const struct gh_command gh_commands[] = {
 	  "executable), and the resolved runtime layout: struct sizes, field offsets, constants and runtime\n"
 	  "globals, as read from DWARF (reported unavailable for stripped executables).",
 	  true, gh_cmd_info },
+	{ "memory", "[--size N] [--keep-going] ADDR...", "dump target bytes and where they come from",
+	  "Prints N bytes (default 16, at most 4096) at each address, in hex, with the source of the bytes:\n"
+	  "the core file, the executable (pages a core does not hold), the live process or the debugger.\n"
+	  "An unreadable address is an error; with --keep-going it is listed with null bytes instead.",
+	  true, gh_cmd_memory },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

@@ -30,5 +30,6 @@ struct gh_error *gh_command_run(struct gh_program *p, int argc, char **argv, str
 /* Handlers, one file each. */
 struct gh_error *gh_cmd_help(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_memory(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

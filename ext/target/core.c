@@ -191,7 +191,7 @@ struct gh_error *gh_target_open_core(const char *path, struct gh_target **out)
 	if (!t)
 		return &gh_error_nomem;
 	struct gh_error *err = NULL;
-	if (!(t->path = gh_strdup(path))) {
+	if (!(t->path = gh_abspath(path))) {
 		err = &gh_error_nomem;
 		goto fail;
 	}

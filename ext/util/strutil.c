@@ -20,6 +20,12 @@ char *gh_strndup(const char *s, size_t n)
 	return r;
 }
 
+char *gh_abspath(const char *path)
+{
+	char *r = realpath(path, NULL);
+	return r ? r : gh_strdup(path);
+}
+
 bool gh_parse_u64(const char *s, uint64_t *out)
 {
 	if (!s || !*s)

@@ -8,6 +8,8 @@
 
 char *gh_strdup(const char *s);
 char *gh_strndup(const char *s, size_t n);
+/* Absolute, symlink-free form of a path when it exists, else a copy. */
+char *gh_abspath(const char *path);
 /* Parses a number the way a user types it: 0x-prefixed hex or decimal. */
 bool gh_parse_u64(const char *s, uint64_t *out);
 /* Human-readable byte count: "512 B", "4.0 KiB", "1.5 MiB". */
