@@ -176,6 +176,9 @@ static uint64_t compute_bias(const struct gh_exe *e, const struct gh_target *t)
 	return 0;
 }
 
+/* Granularity of the loader's mappings (4 KiB pages on both arches here). */
+#define PAGE 4096u
+
 struct gh_error *gh_exe_attach(struct gh_exe *e, struct gh_target *t)
 {
 	if (e->arch != t->arch)
@@ -191,14 +194,25 @@ struct gh_error *gh_exe_attach(struct gh_exe *e, struct gh_target *t)
 			return gh_errorf(GH_ERR_FORMAT, "executable %s is truncated (segment %zu past the end of the file)",
 					 e->path, i);
 		uint64_t start = p->p_vaddr + e->bias;
-		if (p->p_filesz) {
-			struct gh_segment s = { .start = start, .end = start + p->p_filesz, .src = GH_SRC_EXE,
+		/* The kernel maps whole pages: a read-only segment's last page
+		 * shows the file's following bytes, a writable one's is zeroed
+		 * up to the page end (bss). */
+		uint64_t file_end = start + p->p_filesz, mem_end = start + p->p_memsz;
+		uint64_t page_end_file = (file_end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		uint64_t page_end_mem = (mem_end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		if (!(p->p_flags & PF_W) && page_end_file > file_end) {
+			uint64_t avail = e->size - (p->p_offset + p->p_filesz);
+			file_end = page_end_file - file_end <= avail ? page_end_file : file_end + avail;
+		}
+		if (file_end > start) {
+			struct gh_segment s = { .start = start, .end = file_end, .src = GH_SRC_EXE,
 						.flags = p->p_flags, .data = e->map + p->p_offset,
 						.file_offset = p->p_offset };
 			GH_TRY(gh_target_add_fallback(t, &s));
 		}
-		if (p->p_memsz > p->p_filesz) {
-			struct gh_segment s = { .start = start + p->p_filesz, .end = start + p->p_memsz,
+		uint64_t zero_end = (p->p_flags & PF_W) ? page_end_mem : mem_end;
+		if (zero_end > file_end) {
+			struct gh_segment s = { .start = file_end, .end = zero_end,
 						.src = GH_SRC_ZERO, .flags = p->p_flags };
 			GH_TRY(gh_target_add_fallback(t, &s));
 		}

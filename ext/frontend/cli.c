@@ -53,11 +53,11 @@ int main(int argc, char **argv)
 				oo.pid = (int)pid;
 			}
 		} else {
-			return fail(gh_errorf(GH_ERR_USAGE, "unknown option %s\n%s", a, usage));
+			return fail(gh_errorf(GH_ERR_USAGE, "unknown option %s (try 'goheap --help')", a));
 		}
 	}
 	if (i >= argc)
-		return fail(gh_errorf(GH_ERR_USAGE, "no command given\n%s", usage));
+		return fail(gh_errorf(GH_ERR_USAGE, "no command given (try 'goheap --help')"));
 	if (oo.core && oo.pid)
 		return fail(gh_errorf(GH_ERR_USAGE, "give either --core or --pid, not both"));
 	const struct gh_command *cmd = gh_command_find(argv[i]);

@@ -130,10 +130,50 @@ static struct gh_node *add(struct gh_node *parent, enum kind k, const char *key)
 	return n;
 }
 
+/* Length of the valid UTF-8 sequence at p (0 if invalid). */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3 : (p[0] >> 3) == 30 ? 4 : 0;
+	if (n == 2 && p[0] < 0xc2)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] >> 6) != 2)
+			return 0;
+	return n;
+}
+
+/* Strings may come from the target (file names in a core, Go strings):
+ * bytes that are not UTF-8 become "\xNN" so both renderers stay valid. */
+static char *clean_utf8(const char *s)
+{
+	size_t len = strlen(s), bad = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_len((const unsigned char *)s + i);
+		bad += !n;
+		i += n ? n : 1;
+	}
+	char *r = malloc(len + 3 * bad + 1), *w = r;
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_len((const unsigned char *)s + i);
+		if (n) {
+			memcpy(w, s + i, n);
+			w += n;
+			i += n;
+		} else {
+			w += sprintf(w, "\\x%02x", (unsigned char)s[i]);
+			i++;
+		}
+	}
+	*w = 0;
+	return r;
+}
+
 void gh_put_str(struct gh_node *n, const char *key, const char *val)
 {
 	struct gh_node *c = add(n, K_STR, key);
-	if (c && !(c->s = strdup(val ? val : ""))) {
+	if (c && !(c->s = clean_utf8(val ? val : ""))) {
 		c->kind = K_NULL;
 		c->out->oom = true;
 	}

@@ -1,0 +1,91 @@
+"""The GDB front end prints what the CLI prints, on cores and on live processes."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import corpus
+import helpers
+from helpers import first_json, run, run_json, target_args
+
+pytestmark = pytest.mark.skipif(helpers.SKIP_GDB, reason="GDB checks skipped in this run")
+
+GOHEAP_PY = helpers.BUILD / "goheap.py"
+
+
+def test_gdb_info_equals_cli(case, paths):
+    cli = run_json(target_args(case, paths) + ["info"])
+    out = helpers.gdb_batch(case["goarch"], paths["exe"], paths["core"],
+                            commands=["source %s" % GOHEAP_PY, "goheap --json info"])
+    assert first_json(out) == cli
+
+
+def test_gdb_help_and_errors(tmp_path):
+    out = helpers.gdb_batch("amd64", None, commands=[
+        "source %s" % GOHEAP_PY, "help goheap", "help goheap info", "goheap info", "goheap nosuchcommand"])
+    assert "Find what holds a Go program's memory" in out
+    assert "Go version and GOEXPERIMENTs" in out           # help goheap info
+    assert "goheap: no target" in out                      # info with nothing loaded
+    assert "goheap: unknown command 'nosuchcommand'" in out
+
+
+def live_cases():
+    # Native amd64 fixtures can run here; each runs in its wait mode.
+    return [c for c in corpus.cases() if c["goarch"] == "amd64" and not c["stripped"]
+            and c.get("expect", "supported") == "supported" and c.get("capture") == "gcore"]
+
+
+@pytest.fixture(params=live_cases(), ids=[c["name"] for c in live_cases()])
+def live(request, tmp_path):
+    case = request.param
+    paths = corpus.materialize(case)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([paths["exe"], "-facts", str(tmp_path / "facts.json"), "-heapdump",
+                             str(tmp_path / "heapdump"), "-mode", "wait", "-ready", str(ready)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.time() + 60
+    while not ready.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert ready.exists(), "fixture did not become ready"
+    yield case, paths, proc
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_pid_info(live):
+    case, paths, proc = live
+    info = run_json(["--pid", proc.pid, "info"])
+    assert info["go"]["version"] == case["facts"]["go_version"]
+    assert info["target"]["kind"] == "live process"
+    tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % proc.pid))
+    assert sorted(t["tid"] for t in info["threads"]) == tids
+    # goheap resumed the process: it is not left in a tracing stop.
+    state = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()[0]
+    assert state in ("S", "R"), state
+    with open("/proc/%d/status" % proc.pid) as f:
+        assert "TracerPid:\t0" in f.read()
+
+
+def test_gdb_attached_info(live):
+    case, paths, proc = live
+    out = helpers.gdb_batch("amd64", paths["exe"], pid=proc.pid, commands=[
+        "source %s" % GOHEAP_PY, "goheap --json info", "thread apply all p/x $pc"])
+    info = first_json(out)
+    assert info["go"]["version"] == case["facts"]["go_version"]
+    # Same stop, same threads: goheap's PCs are GDB's.
+    import re
+    gdb_pcs, lwp = {}, None
+    for line in out.splitlines():
+        m = re.match(r"Thread \d+ \(LWP (\d+)", line)
+        if m:
+            lwp = int(m.group(1))
+        m = re.match(r"\$\d+ = (0x[0-9a-f]+)", line)
+        if m and lwp:
+            gdb_pcs[lwp] = int(m.group(1), 16)
+    assert gdb_pcs and {t["tid"]: int(t["pc"], 16) for t in info["threads"]} == gdb_pcs
+    # And the CLI on the same (now resumed) process agrees on version and threads.
+    cli = run_json(["--pid", proc.pid, "info"])
+    assert sorted(t["tid"] for t in cli["threads"]) == sorted(gdb_pcs)
+    assert run(["--pid", proc.pid, "info"]).returncode == 0
