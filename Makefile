@@ -65,7 +65,7 @@ $(BUILD)/asan/goheap: $(ASAN_OBJS) $(BUILD)/asan/frontend/cli.o
 	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LIBS)
 
 demo: deps build
-	@$(PY) scripts/demo.py
+	@scripts/demo
 
 test-unit: deps build
 	$(PY) -m pytest -q tests
