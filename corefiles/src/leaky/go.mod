@@ -1,0 +1,3 @@
+module goheap.example/leaky
+
+go 1.21
