@@ -164,36 +164,20 @@ bool gh_dwarf_struct_size(struct gh_dwarf *d, const char *names, uint64_t *size)
 	return true;
 }
 
-static bool name_matches(const char *name, const char *alts, size_t altslen)
+/* One dotted path, path[0..len), through embedded structs. */
+static bool member_path(Dwarf_Die st, const char *path, size_t pathlen, uint64_t *offset, uint64_t *size)
 {
-	const char *p = alts, *end = alts + altslen;
-	while (p < end) {
-		const char *bar = memchr(p, '|', (size_t)(end - p));
-		size_t len = bar ? (size_t)(bar - p) : (size_t)(end - p);
-		if (strlen(name) == len && !memcmp(name, p, len))
-			return true;
-		p += len + 1;
-	}
-	return false;
-}
-
-bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *path, uint64_t *offset,
-		     uint64_t *size)
-{
-	Dwarf_Die st;
-	if (!lookup(d, struct_names, DW_TAG_structure_type, &st))
-		return false;
 	uint64_t total = 0;
-	const char *p = path;
+	const char *p = path, *end = path + pathlen;
 	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+		const char *dot = memchr(p, '.', (size_t)(end - p));
+		size_t len = dot ? (size_t)(dot - p) : (size_t)(end - p);
 		Dwarf_Die m;
 		bool found = false;
 		if (dwarf_child(&st, &m) == 0) {
 			do {
 				const char *n = dwarf_diename(&m);
-				if (dwarf_tag(&m) == DW_TAG_member && n && name_matches(n, p, len)) {
+				if (dwarf_tag(&m) == DW_TAG_member && n && strlen(n) == len && !memcmp(n, p, len)) {
 					found = true;
 					break;
 				}
@@ -217,6 +201,24 @@ bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *p
 		}
 		st = ty;
 		p = dot + 1;
+	}
+}
+
+bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *paths, uint64_t *offset,
+		     uint64_t *size)
+{
+	Dwarf_Die st;
+	if (!lookup(d, struct_names, DW_TAG_structure_type, &st))
+		return false;
+	/* '|' separates whole alternative paths. */
+	for (const char *p = paths;;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (member_path(st, p, len, offset, size))
+			return true;
+		if (!bar)
+			return false;
+		p = bar + 1;
 	}
 }
 

@@ -24,7 +24,7 @@ size_t gh_dwarf_count(const struct gh_dwarf *d);
  * *found (if non-NULL) points to it inside names. */
 bool gh_dwarf_struct_size(struct gh_dwarf *d, const char *names, uint64_t *size);
 /* A member by dotted path through embedded structs ("heapArenaPtrScalar.bitmap");
- * each component may list '|' alternatives. */
+ * paths may list whole alternatives separated by '|' ("bitmap|heapArenaPtrScalar.bitmap"). */
 bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *path, uint64_t *offset,
 		     uint64_t *size);
 bool gh_dwarf_variable(struct gh_dwarf *d, const char *names, uint64_t *addr);

@@ -1,6 +1,24 @@
 #include <string.h>
 
+#include "../heap/heap.h"
 #include "commands.h"
+
+static void heap_free(void *h)
+{
+	gh_heap_free(h);
+}
+
+struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
+{
+	if (!p->heap) {
+		struct gh_heap *h;
+		GH_TRY(gh_heap_build(p, &h));
+		p->heap = h;
+		p->heap_free = heap_free;
+	}
+	*out = p->heap;
+	return NULL;
+}
 
 const struct gh_command gh_commands[] = {
 	{ "help", "[COMMAND]", "list commands, or describe one",
@@ -18,6 +36,17 @@ const struct gh_command gh_commands[] = {
 	  "the core file, the executable (pages a core does not hold), the live process or the debugger.\n"
 	  "An unreadable address is an error; with --keep-going it is listed with null bytes instead.",
 	  true, gh_cmd_memory },
+	{ "stats", "", "heap totals: objects, bytes, size classes, garbage not yet swept",
+	  "Enumerates every heap object (arenas, spans, allocation bits) and prints totals: objects and bytes,\n"
+	  "allocated versus garbage not yet swept (unmarked objects in spans the sweeper has not reached),\n"
+	  "large objects, tiny-allocator blocks, a table by size class, and spans skipped as corrupt.",
+	  true, gh_cmd_stats },
+	{ "objects", "[--min-size N] [--limit N] [--pointers]", "list heap objects: address, size, span class, flags",
+	  "Lists heap objects in address order with their size (exact for large objects; without the 8-byte\n"
+	  "malloc header for header objects), the slot holding them, size class, and flags (garbage: dead but\n"
+	  "not yet swept; allocating: caught mid-allocation). --pointers adds the offsets, from the slot start,\n"
+	  "of the words the runtime treats as pointers. --limit N (default 1000, 0 for all).",
+	  true, gh_cmd_objects },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

@@ -27,9 +27,15 @@ const struct gh_command *gh_command_find(const char *name);
 /* Runs argv[0] with the program (may be NULL for commands that need none). */
 struct gh_error *gh_command_run(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
+struct gh_heap;
+/* The program's heap, built on first use and kept with the program. */
+struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out);
+
 /* Handlers, one file each. */
 struct gh_error *gh_cmd_help(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_memory(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

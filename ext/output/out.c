@@ -8,7 +8,7 @@
 #include "../util/vec.h"
 #include "out.h"
 
-enum kind { K_OBJECT, K_LIST, K_STRLIST, K_TABLE, K_STR, K_U64, K_I64, K_ADDR, K_BYTES, K_BOOL, K_NULL };
+enum kind { K_OBJECT, K_LIST, K_STRLIST, K_NUMLIST, K_TABLE, K_STR, K_U64, K_I64, K_ADDR, K_BYTES, K_BOOL, K_NULL };
 
 struct gh_node {
 	enum kind kind;
@@ -251,6 +251,13 @@ void gh_list_str(struct gh_node *list, const char *val)
 	gh_put_str(list, NULL, val);
 }
 
+void gh_put_u64_list(struct gh_node *n, const char *key, const uint64_t *v, size_t count)
+{
+	struct gh_node *l = add(n, K_NUMLIST, key);
+	for (size_t i = 0; l && i < count; i++)
+		gh_put_u64(l, NULL, v[i]);
+}
+
 struct gh_node *gh_put_table(struct gh_node *n, const char *key)
 {
 	return add(n, K_TABLE, key);
@@ -307,6 +314,12 @@ static void json_node(FILE *f, const struct gh_node *n, int depth)
 			fprintf(f, "\n%*s", 2 * depth, "");
 		fputc('}', f);
 		break;
+	case K_NUMLIST:
+		fputc('[', f);
+		for (size_t i = 0; i < n->nkids; i++)
+			fprintf(f, "%s%" PRIu64, i ? ", " : "", n->kids[i]->u);
+		fputc(']', f);
+		break;
 	case K_LIST:
 	case K_STRLIST:
 	case K_TABLE:
@@ -336,6 +349,15 @@ static void scalar_text(char *buf, size_t len, const struct gh_node *n)
 	case K_BYTES: gh_fmt_bytes(buf, len, n->u); break;
 	case K_BOOL: snprintf(buf, len, "%s", n->b ? "yes" : "no"); break;
 	case K_NULL: snprintf(buf, len, "-"); break;
+	case K_NUMLIST: {
+		size_t at = 0;
+		buf[0] = 0;
+		for (size_t i = 0; i < n->nkids && at + 24 < len; i++)
+			at += (size_t)snprintf(buf + at, len - at, "%s%" PRIu64, i ? " " : "", n->kids[i]->u);
+		if (!n->nkids)
+			snprintf(buf, len, "-");
+		break;
+	}
 	default: snprintf(buf, len, "?"); break;
 	}
 }

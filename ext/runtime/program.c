@@ -11,6 +11,8 @@ void gh_program_close(struct gh_program *p)
 {
 	if (!p)
 		return;
+	if (p->heap && p->heap_free)
+		p->heap_free(p->heap);
 	gh_dwarf_close(p->dw);
 	gh_symbols_free(p->syms);
 	gh_exe_close(p->exe);

@@ -23,6 +23,10 @@ struct gh_program {
 	uint64_t moduledata;         /* 0: not found */
 	const char *moduledata_from; /* how it was found */
 	const char *text_from;       /* where pclntab's text base came from */
+	/* Analyses built on first use by the layers above (the heap, ...),
+	 * freed with the program through their own destructor. */
+	void *heap;
+	void (*heap_free)(void *);
 };
 
 struct gh_open_opts {

@@ -1,0 +1,105 @@
+/* The Go heap of a program: every in-use span and every allocated object,
+ * with each object's pointer words.
+ *
+ * Storage is sized for big heaps: spans and objects live in sorted arrays
+ * with 32-bit ids (an object is 16 bytes: its address with flags in the top
+ * byte, its span and its type); address -> object is a binary search over
+ * spans then arithmetic inside the span.  Pointer words are computed on
+ * demand from the span's own pointer metadata, never stored.
+ *
+ * A corrupt core degrades into counted warnings (bad spans skipped), never a
+ * crash or an unbounded loop. */
+#ifndef GH_HEAP_H
+#define GH_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/program.h"
+#include "../util/error.h"
+
+/* How a span records which words of its objects are pointers. */
+enum gh_ptrmode {
+	GH_PTR_NONE,         /* noscan span: no pointers */
+	GH_PTR_ARENA_BITMAP, /* Go 1.20-1.21 (and 1.22 noallocheaders): heapArena.bitmap */
+	GH_PTR_SPAN_BITS,    /* 1.22+: objects <= 512 B, bitmap at the end of the span */
+	GH_PTR_HEADER,       /* 1.22+: 8-byte type header at the start of each slot */
+	GH_PTR_LARGE_TYPE,   /* 1.22+: one large object typed by mspan.largeType */
+};
+
+struct gh_span {
+	uint64_t base;      /* first slot */
+	uint64_t limit;     /* end of the last slot (small) or of the object (large) */
+	uint64_t mspan;     /* address of the runtime's mspan */
+	uint64_t elemsize;  /* slot size */
+	uint64_t npages;
+	uint64_t heapbits;  /* GH_PTR_SPAN_BITS: address of the span's heap bits */
+	uint64_t largetype; /* GH_PTR_LARGE_TYPE: type descriptor, 0 while zeroing */
+	uint32_t nelems;
+	uint32_t first;     /* index of the span's first object in the object array */
+	uint32_t nobjs;
+	uint32_t garbage;   /* objects allocated but unmarked in an unswept span */
+	uint8_t sizeclass;
+	uint8_t ptrmode;    /* enum gh_ptrmode */
+	bool noscan, unswept, inline_marks, user_arena;
+};
+
+/* Object flags, kept in the top byte of gh_object.addr_flags. */
+#define GH_OBJ_GARBAGE    (1ull << 56) /* unmarked in an unswept span: dead, not yet freed */
+#define GH_OBJ_ALLOCATING (1ull << 57) /* mid-allocation when the core was taken: no trusted pointer map */
+#define GH_OBJ_ADDR_MASK  ((1ull << 56) - 1)
+
+struct gh_object {
+	uint64_t addr_flags; /* object start (after a malloc header) | flags */
+	uint32_t span;
+	uint32_t type;       /* gh_type_id, 0 until typed */
+};
+
+struct gh_heap_stats {
+	uint64_t arenas, spans, objects, bytes, slot_bytes;
+	uint64_t garbage_objects, garbage_bytes, allocating_objects;
+	uint64_t large_objects, large_bytes, tiny_blocks;
+	uint64_t manual_spans, bad_spans, bad_pointer_maps;
+	uint64_t by_class_objects[256], by_class_bytes[256];
+};
+
+struct gh_heap {
+	struct gh_program *p;
+	struct gh_span *spans; /* sorted by base */
+	uint32_t nspans;
+	struct gh_object *objs; /* sorted by address */
+	uint32_t nobjs;
+	bool alloc_headers;    /* 1.22+ layout (no arena bitmap) */
+	uint64_t header_size;  /* malloc header bytes (8) */
+	uint64_t header_min;   /* objects larger than this get a header */
+	struct gh_heap_stats st;
+	struct gh_mask_cache *masks; /* type descriptor -> pointer mask */
+	char *warnings;        /* first few warnings, one per line */
+	size_t warnings_len;
+};
+
+struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out);
+void gh_heap_free(struct gh_heap *h);
+
+static inline uint64_t gh_obj_addr(const struct gh_object *o) { return o->addr_flags & GH_OBJ_ADDR_MASK; }
+/* Object size: the slot minus any malloc header, or the exact size of a large object. */
+uint64_t gh_obj_size(const struct gh_heap *h, const struct gh_object *o);
+/* The slot holding the object: its address and size (what the GC scans). */
+uint64_t gh_obj_slot(const struct gh_heap *h, const struct gh_object *o, uint64_t *slot_size);
+
+/* The object containing addr (any interior pointer, header included); NULL if none. */
+const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr);
+/* The in-use span containing addr; NULL if none. */
+const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr);
+
+/* Calls fn for each word of the object's slot that may hold a heap pointer,
+ * with its offset from the slot start, and its value.  Returns false (and
+ * counts a bad pointer map) if the object's pointer metadata cannot be read. */
+typedef void (*gh_ptr_fn)(void *arg, uint64_t slot_offset, uint64_t value);
+bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg);
+
+/* Internal to the heap layer. */
+void gh_mask_cache_free(struct gh_mask_cache *c);
+void gh_heap_warn(struct gh_heap *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,443 @@
+/* Building the heap: arenas -> in-use spans -> allocated slots.
+ *
+ * Spans are found through each arena's pageInUse bitmap (set only for the
+ * first page of an in-use span) and accepted only if the mspan there is in
+ * use and starts at that page: heapArena.spans entries of free pages may be
+ * stale.  Slot i is allocated if i < freeindex or its allocBits bit is set
+ * (allocation advances freeindex without touching allocBits); in a span not
+ * yet swept since the last mark phase, an allocated but unmarked object is
+ * garbage unless a finalizer resurrects it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+#define MAX_WARNINGS_TEXT 4096
+#define MAX_SPECIALS 65536
+
+void gh_heap_warn(struct gh_heap *h, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || h->warnings_len + (size_t)n + 2 > MAX_WARNINGS_TEXT)
+		return;
+	char *w = realloc(h->warnings, h->warnings_len + (size_t)n + 2);
+	if (!w)
+		return;
+	memcpy(w + h->warnings_len, line, (size_t)n);
+	h->warnings_len += (size_t)n;
+	w[h->warnings_len++] = '\n';
+	w[h->warnings_len] = 0;
+	h->warnings = w;
+}
+
+void gh_heap_free(struct gh_heap *h)
+{
+	if (!h)
+		return;
+	gh_mask_cache_free(h->masks);
+	free(h->spans);
+	free(h->objs);
+	free(h->warnings);
+	free(h);
+}
+
+/* A field from a struct already copied into buf (bufsize bytes). */
+static uint64_t fld(const uint8_t *buf, size_t bufsize, const struct gh_field *f)
+{
+	uint64_t v = 0;
+	if (f->off >= 0 && f->size <= 8 && (uint64_t)f->off + f->size <= bufsize)
+		memcpy(&v, buf + f->off, f->size);
+	return v;
+}
+
+static bool bit(const uint8_t *bits, uint64_t i)
+{
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+struct walk {
+	struct gh_heap *h;
+	struct gh_program *p;
+	const struct gh_layout *L;
+	uint64_t mheap, sweepgen, page, arena_bytes, l2bits, l1bits;
+	int64_t kind_finalizer; /* -1 if unknown */
+	size_t cap_spans;
+};
+
+static struct gh_error *require(struct walk *w)
+{
+	const struct gh_layout *L = w->L;
+	const char *v = gh_program_version(w->p);
+	const struct gh_field *need[] = {
+		&L->mheap.sweepgen, &L->mheap.arenas, &L->mheap.allArenas, &L->heapArena.spans,
+		&L->heapArena.pageInUse, &L->mspan.startAddr, &L->mspan.npages, &L->mspan.freeindex,
+		&L->mspan.nelems, &L->mspan.allocBits, &L->mspan.gcmarkBits, &L->mspan.sweepgen,
+		&L->mspan.spanclass, &L->mspan.state, &L->mspan.elemsize, &L->mspan.limit,
+		&L->type.size, &L->type.ptrBytes, &L->type.tflag, &L->type.gcdata,
+	};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		GH_TRY(gh_layout_require(L, need[i], v));
+	GH_TRY(gh_layout_require_var(L, &L->v.mheap_, v));
+	if (!L->c.pageSize.have || !L->c.heapArenaBytes.have || !L->c.arenaL2Bits.have || !L->c.mSpanInUse.have)
+		return gh_errorf(GH_ERR_MISSING, "the runtime constants pageSize, heapArenaBytes, arenaL2Bits, mSpanInUse are not all in the DWARF of %s", v);
+	if (L->mspan.size_of <= 0 || L->mspan.size_of > 4096 || L->heapArena.size_of <= 0)
+		return gh_errorf(GH_ERR_MISSING, "runtime.mspan or runtime.heapArena has no usable size in the DWARF of %s", v);
+	return NULL;
+}
+
+static struct gh_span *push_span(struct walk *w)
+{
+	struct gh_heap *h = w->h;
+	if (h->nspans == w->cap_spans) {
+		size_t nc = w->cap_spans ? w->cap_spans * 2 : 1024;
+		if (nc > UINT32_MAX)
+			return NULL;
+		struct gh_span *ns = realloc(h->spans, nc * sizeof(*ns));
+		if (!ns)
+			return NULL;
+		h->spans = ns;
+		w->cap_spans = nc;
+	}
+	struct gh_span *s = &h->spans[h->nspans++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Decodes and checks one mspan; false (with a counted warning) if it is not
+ * a plausible in-use span starting at page address pa. */
+static bool read_span(struct walk *w, uint64_t ms, uint64_t pa, uint64_t ha, uint64_t page_idx, struct gh_span *s)
+{
+	const struct gh_layout *L = w->L;
+	uint8_t buf[4096];
+	size_t n = (size_t)L->mspan.size_of;
+	if (!gh_read(w->p->t, ms, buf, n))
+		goto bad;
+	if (fld(buf, n, &L->mspan.state) != (uint64_t)L->c.mSpanInUse.v)
+		return false; /* stale entry: not an error */
+	s->mspan = ms;
+	s->base = fld(buf, n, &L->mspan.startAddr);
+	s->npages = fld(buf, n, &L->mspan.npages);
+	s->elemsize = fld(buf, n, &L->mspan.elemsize);
+	s->limit = fld(buf, n, &L->mspan.limit);
+	uint64_t nelems = fld(buf, n, &L->mspan.nelems);
+	uint64_t spc = fld(buf, n, &L->mspan.spanclass);
+	s->sizeclass = (uint8_t)(spc >> 1);
+	s->noscan = spc & 1;
+	s->user_arena = fld(buf, n, &L->mspan.isUserArenaChunk) != 0;
+	uint64_t span_bytes = s->npages * w->page;
+	if (s->base != pa)
+		return false;
+	if (!s->npages || s->npages > w->arena_bytes / w->page * 64 || !s->elemsize || nelems == 0 ||
+	    s->elemsize > span_bytes || nelems > span_bytes / s->elemsize || s->limit < s->base ||
+	    s->limit > s->base + span_bytes)
+		goto bad;
+	s->nelems = (uint32_t)nelems;
+	uint32_t sg = (uint32_t)fld(buf, n, &L->mspan.sweepgen), h = (uint32_t)w->sweepgen;
+	s->unswept = sg == h - 2 || sg == h - 1 || sg == h + 1;
+	if (L->heapArena.pageUseSpanInlineMarkBits.off >= 0) {
+		uint8_t b;
+		if (gh_read(w->p->t, ha + (uint64_t)L->heapArena.pageUseSpanInlineMarkBits.off + page_idx / 8, &b, 1))
+			s->inline_marks = (b >> (page_idx % 8)) & 1;
+	}
+	if (s->noscan)
+		s->ptrmode = GH_PTR_NONE;
+	else if (!w->h->alloc_headers)
+		s->ptrmode = GH_PTR_ARENA_BITMAP;
+	else if (s->sizeclass == 0) {
+		s->ptrmode = GH_PTR_LARGE_TYPE;
+		s->largetype = fld(buf, n, &L->mspan.largeType);
+	} else if (s->elemsize <= w->h->header_min) {
+		s->ptrmode = GH_PTR_SPAN_BITS;
+		s->heapbits = s->base + span_bytes - span_bytes / 64;
+		if (s->inline_marks)
+			s->heapbits -= (uint64_t)L->spanInlineMarkBits.size_of;
+	} else {
+		s->ptrmode = GH_PTR_HEADER;
+	}
+	return true;
+bad:
+	w->h->st.bad_spans++;
+	gh_heap_warn(w->h, "skipped implausible span record at 0x%llx for page 0x%llx",
+		     (unsigned long long)ms, (unsigned long long)pa);
+	return false;
+}
+
+static struct gh_error *walk_arena(struct walk *w, uint64_t ai, uint64_t l2arr)
+{
+	const struct gh_layout *L = w->L;
+	struct gh_target *t = w->p->t;
+	uint64_t l2 = w->l1bits ? ai & ((1ull << w->l2bits) - 1) : ai;
+	uint64_t ha;
+	if (!gh_read_u64(t, l2arr + 8 * l2, &ha) || !ha) {
+		gh_heap_warn(w->h, "arena index 0x%llx has no heapArena record", (unsigned long long)ai);
+		return NULL;
+	}
+	uint64_t base = ai * w->arena_bytes + w->L->arenaBaseOffset;
+	uint64_t npages = w->arena_bytes / w->page;
+	uint8_t inuse[8192 / 8 * 8]; /* pagesPerArena/8; sized for 64 MiB / 8 KiB */
+	if (npages / 8 > sizeof(inuse))
+		return gh_errorf(GH_ERR_UNSUPPORTED, "arena of %llu pages is larger than goheap expects",
+				 (unsigned long long)npages);
+	const uint64_t *spans = gh_view(t, ha + (uint64_t)L->heapArena.spans.off, npages * 8);
+	if (!gh_read(t, ha + (uint64_t)L->heapArena.pageInUse.off, inuse, npages / 8) || !spans) {
+		w->h->st.bad_spans++;
+		gh_heap_warn(w->h, "heapArena at 0x%llx is unreadable", (unsigned long long)ha);
+		return NULL;
+	}
+	w->h->st.arenas++;
+	for (uint64_t pg = 0; pg < npages; pg++) {
+		if (!bit(inuse, pg))
+			continue;
+		uint64_t ms;
+		memcpy(&ms, spans + pg, 8);
+		struct gh_span tmp;
+		if (!ms || !read_span(w, ms, base + pg * w->page, ha, pg, &tmp))
+			continue;
+		struct gh_span *s = push_span(w);
+		if (!s)
+			return &gh_error_nomem;
+		*s = tmp;
+		pg += tmp.npages - 1; /* a span's other pages have no pageInUse bit anyway */
+	}
+	return NULL;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct gh_span *x = a, *y = b;
+	return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* Arena index lists: allArenas/heapArenas and (1.25+) userArenaArenas. */
+static struct gh_error *walk_arenas(struct walk *w)
+{
+	const struct gh_layout *L = w->L;
+	struct gh_target *t = w->p->t;
+	uint64_t l1arr = w->mheap + (uint64_t)L->mheap.arenas.off;
+	const struct gh_field *lists[] = { &L->mheap.allArenas, &L->mheap.userArenaArenas };
+	for (size_t li = 0; li < 2; li++) {
+		if (lists[li]->off < 0)
+			continue;
+		uint64_t sl[3];
+		if (!gh_read(t, w->mheap + (uint64_t)lists[li]->off, sl, 24))
+			return gh_errorf(GH_ERR_FAULT, "cannot read runtime.mheap_'s arena list at 0x%llx",
+					 (unsigned long long)(w->mheap + (uint64_t)lists[li]->off));
+		uint64_t maxn = 1ull << (w->l1bits + w->l2bits);
+		if (sl[1] > sl[2] || sl[1] > maxn)
+			return gh_errorf(GH_ERR_FORMAT, "runtime.mheap_'s arena list is corrupt (len %llu, cap %llu)",
+					 (unsigned long long)sl[1], (unsigned long long)sl[2]);
+		for (uint64_t i = 0; i < sl[1]; i++) {
+			uint64_t ai;
+			if (!gh_read_u64(t, sl[0] + 8 * i, &ai) || ai >= maxn) {
+				gh_heap_warn(w->h, "arena list entry %llu unreadable or out of range", (unsigned long long)i);
+				continue;
+			}
+			uint64_t l1 = w->l1bits ? ai >> w->l2bits : 0, l2arr;
+			if (!gh_read_u64(t, l1arr + 8 * l1, &l2arr) || !l2arr)
+				return gh_errorf(GH_ERR_FAULT, "cannot read runtime.mheap_.arenas[%llu]", (unsigned long long)l1);
+			GH_TRY(walk_arena(w, ai, l2arr));
+		}
+	}
+	qsort(w->h->spans, w->h->nspans, sizeof(*w->h->spans), span_cmp);
+	/* Overlapping spans mean a corrupt core: keep the first, drop the rest. */
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < w->h->nspans; i++) {
+		struct gh_span *s = &w->h->spans[i];
+		if (k && s->base < w->h->spans[k - 1].base + w->h->spans[k - 1].npages * w->page) {
+			w->h->st.bad_spans++;
+			gh_heap_warn(w->h, "span at 0x%llx overlaps the previous one: skipped", (unsigned long long)s->base);
+			continue;
+		}
+		w->h->spans[k++] = *s;
+	}
+	w->h->nspans = k;
+	w->h->st.spans = k;
+	return NULL;
+}
+
+/* Bitmap of allocBits (or gcmarkBits) for a span: nelems bits. */
+static bool read_bits(struct gh_target *t, uint64_t ms, const struct gh_field *f, uint32_t nelems, uint8_t *out)
+{
+	uint64_t ptr;
+	if (!gh_read_u64(t, ms + (uint64_t)f->off, &ptr) || !ptr)
+		return false;
+	return gh_read(t, ptr, out, (nelems + 7) / 8);
+}
+
+/* Finalizer specials resurrect unmarked objects in unswept spans. */
+static void finalizer_slots(struct walk *w, const struct gh_span *s, uint8_t *live)
+{
+	const struct gh_layout *L = w->L;
+	if (w->kind_finalizer < 0 || L->mspan.specials.off < 0 || L->special.offset.off < 0)
+		return;
+	uint64_t sp;
+	if (!gh_read_u64(w->p->t, s->mspan + (uint64_t)L->mspan.specials.off, &sp))
+		return;
+	for (int n = 0; sp && n < MAX_SPECIALS; n++) {
+		uint8_t buf[64];
+		size_t sz = L->special.size_of > 0 && L->special.size_of <= 64 ? (size_t)L->special.size_of : 24;
+		if (!gh_read(w->p->t, sp, buf, sz))
+			return;
+		if ((int64_t)fld(buf, sz, &L->special.kind) == w->kind_finalizer) {
+			uint64_t i = fld(buf, sz, &L->special.offset) / s->elemsize;
+			if (i < s->nelems)
+				live[i / 8] |= (uint8_t)(1u << (i % 8));
+		}
+		sp = fld(buf, sz, &L->special.next);
+	}
+}
+
+/* Pass over one span's slots: counts objects (objs NULL) or fills them. */
+static uint32_t span_objects(struct walk *w, struct gh_span *s, uint32_t sid, struct gh_object *objs)
+{
+	const struct gh_layout *L = w->L;
+	struct gh_target *t = w->p->t;
+	uint8_t alloc[1024], mark[1024];
+	uint64_t freeindex = 0, fifs;
+	gh_read_field(w->p, s->mspan, &L->mspan.freeindex, &freeindex);
+	/* Slots in [freeIndexForScan, freeindex) were being allocated. */
+	if (!gh_read_field(w->p, s->mspan, &L->mspan.freeIndexForScan, &fifs))
+		fifs = freeindex;
+	if ((s->nelems + 7) / 8 > sizeof(alloc) || !read_bits(t, s->mspan, &L->mspan.allocBits, s->nelems, alloc)) {
+		if (!objs) {
+			w->h->st.bad_spans++;
+			gh_heap_warn(w->h, "allocation bits of span 0x%llx unreadable: span skipped",
+				     (unsigned long long)s->base);
+		}
+		return 0;
+	}
+	bool use_marks = s->unswept;
+	if (use_marks) {
+		memset(mark, 0, sizeof(mark));
+		if (!read_bits(t, s->mspan, &L->mspan.gcmarkBits, s->nelems, mark))
+			use_marks = false;
+		if (use_marks && s->inline_marks && L->spanInlineMarkBits.marks.off >= 0) {
+			uint64_t ib = s->base + s->npages * w->page - (uint64_t)L->spanInlineMarkBits.size_of +
+				      (uint64_t)L->spanInlineMarkBits.marks.off;
+			uint8_t im[128];
+			uint32_t nb = (s->nelems + 7) / 8;
+			if (nb <= L->spanInlineMarkBits.marks.size && gh_read(t, ib, im, nb))
+				for (uint32_t i = 0; i < nb; i++)
+					mark[i] |= im[i];
+		}
+		if (use_marks)
+			finalizer_slots(w, s, mark);
+	}
+	uint64_t hdr = s->ptrmode == GH_PTR_HEADER ? w->h->header_size : 0;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->nelems; i++) {
+		if (!(i < freeindex || bit(alloc, i)))
+			continue;
+		if (objs) {
+			struct gh_object *o = &objs[n];
+			o->addr_flags = s->base + i * s->elemsize + hdr;
+			o->span = sid;
+			o->type = 0;
+			if (use_marks && !bit(mark, i))
+				o->addr_flags |= GH_OBJ_GARBAGE;
+			if (i >= fifs && i < freeindex)
+				o->addr_flags |= GH_OBJ_ALLOCATING;
+		}
+		n++;
+	}
+	return n;
+}
+
+static struct gh_error *enumerate(struct walk *w)
+{
+	struct gh_heap *h = w->h;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < h->nspans; i++) {
+		h->spans[i].nobjs = span_objects(w, &h->spans[i], i, NULL);
+		total += h->spans[i].nobjs;
+	}
+	if (total > UINT32_MAX - 1)
+		return gh_errorf(GH_ERR_UNSUPPORTED, "heap has %llu objects; goheap handles up to 2^32",
+				 (unsigned long long)total);
+	h->objs = malloc((total ? total : 1) * sizeof(*h->objs));
+	if (!h->objs)
+		return gh_errorf(GH_ERR_NOMEM, "cannot allocate %llu object records", (unsigned long long)total);
+	uint32_t at = 0;
+	for (uint32_t i = 0; i < h->nspans; i++) {
+		struct gh_span *s = &h->spans[i];
+		s->first = at;
+		/* Recount: a corrupt core can change nothing between passes, but
+		 * never trust that blindly. */
+		uint32_t n = s->nobjs ? span_objects(w, s, i, h->objs + at) : 0;
+		if (n != s->nobjs)
+			n = n < s->nobjs ? n : s->nobjs;
+		s->nobjs = n;
+		at += n;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct gh_object *o = &h->objs[s->first + k];
+			uint64_t sz = gh_obj_size(h, o);
+			h->st.objects++;
+			h->st.bytes += sz;
+			h->st.slot_bytes += s->sizeclass ? s->elemsize : s->npages * w->page;
+			h->st.by_class_objects[s->sizeclass]++;
+			h->st.by_class_bytes[s->sizeclass] += s->sizeclass ? s->elemsize : sz;
+			if (o->addr_flags & GH_OBJ_GARBAGE) {
+				h->st.garbage_objects++;
+				h->st.garbage_bytes += sz;
+				s->garbage++;
+			}
+			if (o->addr_flags & GH_OBJ_ALLOCATING)
+				h->st.allocating_objects++;
+			if (!s->sizeclass) {
+				h->st.large_objects++;
+				h->st.large_bytes += sz;
+			}
+			if (s->noscan && s->elemsize == 16 && s->sizeclass == 2)
+				h->st.tiny_blocks++;
+		}
+	}
+	h->nobjs = at;
+	return NULL;
+}
+
+struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
+{
+	struct gh_heap *h = calloc(1, sizeof(*h));
+	if (!h)
+		return &gh_error_nomem;
+	struct walk w = { .h = h, .p = p, .L = &p->L, .kind_finalizer = -1 };
+	struct gh_error *err = require(&w);
+	if (err)
+		goto fail;
+	const struct gh_layout *L = &p->L;
+	h->p = p;
+	h->alloc_headers = L->heapArena.bitmap.off < 0;
+	h->header_size = L->c.mallocHeaderSize.have ? (uint64_t)L->c.mallocHeaderSize.v : 8;
+	h->header_min = L->c.minSizeForMallocHeader.have ? (uint64_t)L->c.minSizeForMallocHeader.v : 512;
+	if (L->c.kindSpecialFinalizer.have)
+		w.kind_finalizer = L->c.kindSpecialFinalizer.v;
+	w.mheap = L->v.mheap_.addr;
+	w.page = (uint64_t)L->c.pageSize.v;
+	w.arena_bytes = (uint64_t)L->c.heapArenaBytes.v;
+	w.l2bits = (uint64_t)L->c.arenaL2Bits.v;
+	w.l1bits = L->c.arenaL1Bits.have ? (uint64_t)L->c.arenaL1Bits.v : 0;
+	if (w.page == 0 || (w.page & (w.page - 1)) || w.arena_bytes < w.page || w.l2bits > 30 || w.l1bits > 8) {
+		err = gh_errorf(GH_ERR_FORMAT, "implausible heap constants (page %llu, arena %llu)",
+				(unsigned long long)w.page, (unsigned long long)w.arena_bytes);
+		goto fail;
+	}
+	uint32_t sg;
+	if (!gh_read_u32(p->t, w.mheap + (uint64_t)L->mheap.sweepgen.off, &sg)) {
+		err = gh_errorf(GH_ERR_FAULT, "cannot read runtime.mheap_ at 0x%llx", (unsigned long long)w.mheap);
+		goto fail;
+	}
+	w.sweepgen = sg;
+	if ((err = walk_arenas(&w)) || (err = enumerate(&w)))
+		goto fail;
+	*out = h;
+	return NULL;
+fail:
+	gh_heap_free(h);
+	return err;
+}

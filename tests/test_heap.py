@@ -1,0 +1,58 @@
+"""The heap layer against the runtime's own records: debug.WriteHeapDump's object list and the
+MemStats the fixture program read just before it (facts.json)."""
+import pytest
+
+import corpus
+from helpers import run, run_json, target_args
+
+
+def objects(case, paths):
+    res = run_json(target_args(case, paths) + ["objects", "--limit", "0", "--pointers"], timeout=600)
+    assert res["matched"] == res["shown"] == len(res["objects"])
+    return res["objects"]
+
+
+def stripped_unavailable(case, paths):
+    """Stripped executables have no DWARF layout yet: a clear error, not a wrong answer."""
+    p = run(target_args(case, paths) + ["stats"])
+    assert p.returncode == 1 and "no DWARF" in p.stderr, p.stderr
+    return True
+
+
+def test_objects_equal_heapdump(case, paths):
+    if case["stripped"]:
+        assert stripped_unavailable(case, paths)
+        return
+    ours = objects(case, paths)
+    dump = corpus.heapdump_of(case)
+    # The dump writes each object as its whole slot (header included, large objects page-rounded)
+    # with pointer offsets from the slot start: compare goheap's slots with exactly that.
+    mine = {int(o["slot"], 16): (o["slot_size"], tuple(o["pointers"])) for o in ours}
+    theirs = {d.addr: (d.size, tuple(sorted(d.ptr_offsets))) for d in dump.live_objects()}
+    assert all(o["pointers"] is not None for o in ours), "objects with unreadable pointer maps"
+    missing = sorted(set(theirs) - set(mine))
+    extra = sorted(set(mine) - set(theirs))
+    assert not missing, "in the heap dump, not found by goheap: %s" % [hex(a) for a in missing[:10]]
+    assert not extra, "found by goheap, not in the heap dump: %s" % [hex(a) for a in extra[:10]]
+    wrong = [(hex(a), mine[a], theirs[a]) for a in sorted(mine) if mine[a] != theirs[a]]
+    assert not wrong, "first objects whose size or pointer words differ (addr, goheap, dump): %s" % wrong[:3]
+    # The object proper lies inside its slot: after the malloc header, exact size for large ones.
+    for o in ours:
+        a, s, slot, ss = int(o["address"], 16), o["size"], int(o["slot"], 16), o["slot_size"]
+        assert slot <= a and a + s <= slot + ss
+
+
+def test_stats_match_memstats(case, paths):
+    if case["stripped"]:
+        assert stripped_unavailable(case, paths)
+        return
+    st = run_json(target_args(case, paths) + ["stats"])["heap"]
+    ms = case["facts"]["memstats"]
+    # The program read MemStats after runtime.GC(), wrote facts.json, then ran GC again before the
+    # heap dump and the crash: the objects are the same ones, so counts agree exactly.
+    assert st["objects"] == ms["HeapObjects"]
+    assert st["garbage_objects"] == 0  # GC and sweep finished before capture
+    # HeapAlloc counts small objects by size class slot and large objects by their pages.
+    assert st["slot_bytes"] == ms["HeapAlloc"]
+    dump = corpus.heapdump_of(case)
+    assert st["objects"] == len(dump.live_objects())
