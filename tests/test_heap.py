@@ -3,7 +3,7 @@ MemStats the fixture program read just before it (facts.json)."""
 import pytest
 
 import corpus
-from helpers import run, run_json, target_args
+from helpers import run_json, target_args
 
 
 def objects(case, paths):
@@ -12,17 +12,7 @@ def objects(case, paths):
     return res["objects"]
 
 
-def stripped_unavailable(case, paths):
-    """Stripped executables have no DWARF layout yet: a clear error, not a wrong answer."""
-    p = run(target_args(case, paths) + ["stats"])
-    assert p.returncode == 1 and "no DWARF" in p.stderr, p.stderr
-    return True
-
-
 def test_objects_equal_heapdump(case, paths):
-    if case["stripped"]:
-        assert stripped_unavailable(case, paths)
-        return
     ours = objects(case, paths)
     dump = corpus.heapdump_of(case)
     # The dump writes each object as its whole slot (header included, large objects page-rounded)
@@ -43,9 +33,6 @@ def test_objects_equal_heapdump(case, paths):
 
 
 def test_stats_match_memstats(case, paths):
-    if case["stripped"]:
-        assert stripped_unavailable(case, paths)
-        return
     st = run_json(target_args(case, paths) + ["stats"])["heap"]
     ms = case["facts"]["memstats"]
     # The program read MemStats after runtime.GC(), wrote facts.json, then ran GC again before the

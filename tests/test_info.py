@@ -1,6 +1,9 @@
 """goheap info and memory reads against the fixtures' own records and against GDB."""
+import subprocess
+
 import pytest
 
+import corpus
 import helpers
 from helpers import run_json, target_args
 
@@ -17,13 +20,43 @@ def test_version_and_arch(case, paths):
     assert info["executable"]["dwarf"] is (not case["stripped"])
     if case["stripped"]:
         assert info["executable"]["symbols"] == 0
-        assert info["runtime_layout"]["source"].startswith("unavailable")
+        assert info["runtime_layout"]["source"].startswith("built-in table go%s/%s" % (case["go"], case["goarch"]))
+        assert info["runtime_layout"]["mheap_from"].startswith("scan of")
     else:
         # The layout came from DWARF: the structs every later layer reads must be there.
         ents = {e["name"]: e for e in info["runtime_layout"]["entries"]}
         for name in ("mheap", "mspan", "heapArena", "moduledata", "g", "m"):
             assert ents[name]["size"], name
         assert ents["mheap_"]["value"] is not None
+
+
+def twin(case):
+    """The DWARF build of a stripped case (same toolchain, arch and experiments)."""
+    name = case["name"].replace("-stripped", "")
+    for c in corpus.cases():
+        if c["name"] == name:
+            return c
+    pytest.skip("no DWARF twin for " + case["name"])
+
+
+def test_stripped_mheap_scan_finds_the_symbol(case, paths):
+    """Without symbols goheap finds runtime.mheap_ by scanning .bss; the DWARF twin's symbol table
+    (the linker's own record) says where it is."""
+    if not case["stripped"]:
+        pytest.skip("only stripped executables need the scan")
+    t = twin(case)
+    tp = corpus.materialize(t)
+    sym = [l.split() for l in subprocess.run(["nm", tp["exe"]], capture_output=True, text=True, check=True)
+           .stdout.splitlines() if l.endswith(" runtime.mheap_")]
+    assert len(sym) == 1
+    info = run_json(target_args(case, paths) + ["info"])
+    assert int(info["runtime_layout"]["mheap"], 16) == int(sym[0][0], 16)
+
+
+def test_builtin_tables_are_current():
+    """The built-in layouts are what goheap reads from the DWARF builds of the corpus."""
+    p = subprocess.run([str(helpers.REPO / "scripts" / "gen-layout-tables"), "--check"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_threads_match_gdb(case, paths, tmp_path):

@@ -47,6 +47,12 @@ const struct gh_command gh_commands[] = {
 	  "not yet swept; allocating: caught mid-allocation). --pointers adds the offsets, from the slot start,\n"
 	  "of the words the runtime treats as pointers. --limit N (default 1000, 0 for all).",
 	  true, gh_cmd_objects },
+	{ "spans", "[--limit N]", "list heap spans: base, pages, size class, objects, pointer metadata",
+	  "Lists the in-use heap spans in address order: base address, the runtime's mspan record, pages,\n"
+	  "size class and slot size, slots and allocated objects, garbage not yet swept, and how the span\n"
+	  "records pointers (arena bitmap, span heap bits, malloc headers, large type, noscan).\n"
+	  "Span records that fail validation are skipped and counted. --limit N (default 1000, 0 for all).",
+	  true, gh_cmd_spans },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

@@ -37,5 +37,6 @@ struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct
 struct gh_error *gh_cmd_memory(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_spans(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

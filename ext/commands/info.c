@@ -20,7 +20,7 @@ static void put_version(struct gh_program *p, struct gh_node *r)
 static void put_target(struct gh_program *p, struct gh_node *r)
 {
 	struct gh_node *t = gh_put_object(r, "target");
-	static const char *kinds[] = { "core", "live process", "debugger" };
+	static const char *kinds[] = { "core", "live process", "debugger", "executable only" };
 	gh_put_str(t, "kind", kinds[p->t->kind]);
 	gh_put_str(t, "path", p->t->path);
 	if (p->t->pid)
@@ -34,8 +34,9 @@ static void put_target(struct gh_program *p, struct gh_node *r)
 	gh_put_addr(e, "load_bias", p->exe->bias);
 	gh_put_bool(e, "matches_target", true);
 	gh_put_str(e, "match_evidence",
-		   p->exe->match_bytes ? "read-only segment bytes present in both are equal"
-				       : "unverified: the target holds no read-only executable pages");
+		   p->t->kind == GH_TARGET_EXE_ONLY ? "no target: the executable alone"
+		   : p->exe->match_bytes ? "read-only segment bytes present in both are equal"
+					 : "unverified: the target holds no read-only executable pages");
 	gh_put_u64(e, "match_bytes_compared", p->exe->match_bytes);
 	gh_put_u64(e, "symbols", gh_symbols_count(p->syms));
 	gh_put_bool(e, "dwarf", p->dw != NULL);
@@ -139,9 +140,20 @@ static void put_mappings(struct gh_program *p, struct gh_node *r)
 static void put_layout(struct gh_program *p, struct gh_node *r)
 {
 	struct gh_node *l = gh_put_object(r, "runtime_layout");
-	gh_put_str(l, "source", p->L.from_dwarf ? "DWARF" : "unavailable (no DWARF: stripped executable)");
+	if (p->L.from_dwarf)
+		gh_put_str(l, "source", "DWARF");
+	else if (p->L.builtin[0])
+		gh_put_strf(l, "source", "built-in table %s (no DWARF: stripped executable)", p->L.builtin);
+	else
+		gh_put_str(l, "source", "unavailable (no DWARF, and no built-in table for this release)");
 	gh_put_addr(l, "arenaBaseOffset", p->L.arenaBaseOffset);
-	if (!p->L.from_dwarf)
+	if (p->L.v.mheap_.have) {
+		gh_put_addr(l, "mheap", p->L.v.mheap_.addr);
+		gh_put_str(l, "mheap_from", p->mheap_from ? p->mheap_from : "?");
+	} else {
+		gh_put_null(l, "mheap");
+	}
+	if (!p->L.from_dwarf && !p->L.builtin[0])
 		return;
 	struct gh_layout_entry ents[256];
 	size_t n = gh_layout_entries(&p->L, ents, 256);

@@ -19,7 +19,7 @@ static int fail(struct gh_error *err)
 }
 
 static const char usage[] =
-	"usage: goheap [--json] [-o FILE] (--core CORE [--exe BIN] | --pid PID) COMMAND [ARGS]\n"
+	"usage: goheap [--json] [-o FILE] (--core CORE [--exe BIN] | --pid PID | --exe BIN) COMMAND [ARGS]\n"
 	"       goheap help [COMMAND]\n";
 
 int main(int argc, char **argv)
@@ -67,8 +67,8 @@ int main(int argc, char **argv)
 	struct gh_program *prog = NULL;
 	struct gh_error *err = NULL;
 	if (cmd->needs_program) {
-		if (!oo.core && !oo.pid)
-			return fail(gh_errorf(GH_ERR_USAGE, "'%s' needs a target: --core CORE [--exe BIN] or --pid PID",
+		if (!oo.core && !oo.pid && !oo.exe)
+			return fail(gh_errorf(GH_ERR_USAGE, "'%s' needs a target: --core CORE [--exe BIN], --pid PID or --exe BIN",
 					      cmd->name));
 		if ((err = gh_program_open(&oo, &prog)))
 			return fail(err);

@@ -46,11 +46,60 @@ static const char *owner_id(size_t i, char *buf, size_t n)
 	return buf;
 }
 
+/* Sorted, comma-separated copy of an experiment list (order in version strings is not fixed). */
+static void norm_experiments(const char *in, char *out, size_t outlen)
+{
+	char items[16][64];
+	size_t n = 0;
+	for (const char *p = in; *p && n < 16;) {
+		size_t len = strcspn(p, ",");
+		if (len && len < 64) {
+			memcpy(items[n], p, len);
+			items[n++][len] = 0;
+		}
+		p += len + (p[len] == ',');
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(items[j - 1], items[j]) > 0; j--) {
+			char t[64];
+			memcpy(t, items[j], 64);
+			memcpy(items[j], items[j - 1], 64);
+			memcpy(items[j - 1], t, 64);
+		}
+	out[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? "," : "", items[i]);
+}
+
+static const struct gh_builtin_layout *find_builtin(enum gh_arch arch, int go_minor, const char *experiments)
+{
+	char want[256];
+	norm_experiments(experiments ? experiments : "", want, sizeof(want));
+	for (size_t i = 0; i < gh_nbuiltin_layouts; i++) {
+		const struct gh_builtin_layout *b = &gh_builtin_layouts[i];
+		if (b->go_minor == go_minor && !strcmp(b->arch, gh_arch_name(arch)) && !strcmp(b->experiments, want))
+			return b;
+	}
+	return NULL;
+}
+
+static const struct gh_builtin_entry *builtin_entry(const struct gh_builtin_layout *b, const char *id)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		if (!strcmp(b->entries[i].id, id))
+			return &b->entries[i];
+	return NULL;
+}
+
 void gh_layout_fill(struct gh_layout *L, enum gh_arch arch, struct gh_dwarf *dw, const struct gh_symbols *syms,
-		    uint64_t bias)
+		    uint64_t bias, int go_minor, const char *experiments)
 {
 	memset(L, 0, sizeof(*L));
 	L->from_dwarf = dw != NULL;
+	const struct gh_builtin_layout *bt = dw ? NULL : find_builtin(arch, go_minor, experiments);
+	if (bt)
+		snprintf(L->builtin, sizeof(L->builtin), "go1.%d/%s%s%s", bt->go_minor, bt->arch,
+			 *bt->experiments ? "/" : "", bt->experiments);
 	L->ptrSize = 8;
 	/* heap address space offset: runtime/malloc.go arenaBaseOffset */
 	L->arenaBaseOffset = arch == GH_ARCH_AMD64 ? 0xffff800000000000ull : 0;
@@ -61,23 +110,36 @@ void gh_layout_fill(struct gh_layout *L, enum gh_arch arch, struct gh_dwarf *dw,
 		switch (m->kind) {
 		case GH_LK_STRUCT: {
 			uint64_t sz;
-			*(int64_t *)val = gh_dwarf_struct_size(dw, m->names, &sz) ? (int64_t)sz : -1;
+			const struct gh_builtin_entry *e = builtin_entry(bt, m->id);
+			if (bt)
+				*(int64_t *)val = e ? e->value : -1;
+			else
+				*(int64_t *)val = gh_dwarf_struct_size(dw, m->names, &sz) ? (int64_t)sz : -1;
 			break;
 		}
 		case GH_LK_FIELD: {
 			struct gh_field *f = val;
 			uint64_t off, sz;
-			if (gh_dwarf_member(dw, owner_names(i), m->names, &off, &sz)) {
+			const struct gh_builtin_entry *e = builtin_entry(bt, m->id);
+			f->off = -1;
+			if (bt && e) {
+				f->off = e->value;
+				f->size = (uint32_t)e->size;
+			} else if (!bt && gh_dwarf_member(dw, owner_names(i), m->names, &off, &sz)) {
 				f->off = (int64_t)off;
 				f->size = (uint32_t)sz;
-			} else {
-				f->off = -1;
 			}
 			break;
 		}
 		case GH_LK_CONST: {
 			struct gh_const *c = val;
-			c->have = gh_dwarf_constant(dw, m->names, &c->v);
+			const struct gh_builtin_entry *e = builtin_entry(bt, m->id);
+			if (bt) {
+				c->have = e != NULL;
+				c->v = e ? e->value : 0;
+			} else {
+				c->have = gh_dwarf_constant(dw, m->names, &c->v);
+			}
 			break;
 		}
 		case GH_LK_VAR: {
@@ -118,10 +180,10 @@ struct gh_error *gh_layout_require(const struct gh_layout *L, const struct gh_fi
 	char sid[64] = "?";
 	if (m)
 		owner_id((size_t)(m - metas), sid, sizeof(sid));
-	if (!L->from_dwarf)
+	if (!L->from_dwarf && !L->builtin[0])
 		return gh_errorf(GH_ERR_MISSING,
-				 "runtime layout unavailable: the executable has no DWARF (stripped), so the offset of %s is unknown (%s)",
-				 m ? m->id : "?", goversion);
+				 "runtime layout unavailable: the executable has no DWARF (stripped) and goheap has no built-in layout for %s, so the offset of %s is unknown",
+				 goversion, m ? m->id : "?");
 	return gh_errorf(GH_ERR_MISSING, "the runtime of %s has no field %s (looked for %s in %s)", goversion,
 			 m ? m->id : "?", m ? m->names : "?", m ? owner_names((size_t)(m - metas)) : "?");
 }

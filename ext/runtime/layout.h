@@ -38,7 +38,8 @@ struct gh_var {
 #define GH_L_VAR_(id, names) struct gh_var id;
 
 struct gh_layout {
-	bool from_dwarf;       /* false: no DWARF (stripped), structs absent */
+	bool from_dwarf;       /* offsets read from the executable's DWARF */
+	char builtin[64];      /* else: the built-in table used ("go1.22/amd64"), "" if none */
 	GH_STRUCTS(GH_L_STRUCT_)
 	struct {
 		GH_CONSTS(GH_L_CONST_)
@@ -51,9 +52,28 @@ struct gh_layout {
 	unsigned ptrSize;
 };
 
-/* Fills L from DWARF (may be NULL: stripped) and symbols (may be NULL). */
+/* Fills L from DWARF and symbols.  Without DWARF (stripped executables) the
+ * struct layouts and constants come from the built-in table for the release,
+ * architecture and experiments (see layout_builtin.c), when there is one. */
 void gh_layout_fill(struct gh_layout *L, enum gh_arch arch, struct gh_dwarf *dw, const struct gh_symbols *syms,
-		    uint64_t bias);
+		    uint64_t bias, int go_minor, const char *experiments);
+
+/* Built-in tables, generated from the DWARF of real builds of each release
+ * (scripts/gen-layout-tables). */
+struct gh_builtin_entry {
+	const char *id;   /* as in gh_layout_entry.id */
+	int64_t value;    /* struct size, field offset or constant value */
+	int64_t size;     /* field size (0 otherwise) */
+};
+struct gh_builtin_layout {
+	int go_minor;
+	const char *arch;
+	const char *experiments; /* sorted, comma-separated; "" for the release's defaults */
+	const struct gh_builtin_entry *entries;
+	size_t n;
+};
+extern const struct gh_builtin_layout gh_builtin_layouts[];
+extern const size_t gh_nbuiltin_layouts;
 
 /* NULL if the field is present, else an error naming it and the version. */
 struct gh_error *gh_layout_require(const struct gh_layout *L, const struct gh_field *f, const char *goversion);

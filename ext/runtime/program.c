@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "locate.h"
 #include "program.h"
 
 void gh_program_close(struct gh_program *p)
@@ -115,13 +116,17 @@ static struct gh_error *bind(struct gh_program *p, const char *exe_arg)
 	/* Version first: an unsupported Go is the clearest thing to say. */
 	GH_TRY(gh_buildinfo_read(p->exe, &p->bi));
 	GH_TRY(gh_goversion_check(&p->bi.version));
+	if (p->t->kind == GH_TARGET_EXE_ONLY)
+		p->t->arch = p->exe->arch;
 	GH_TRY(gh_exe_attach(p->exe, p->t));
 	GH_TRY(gh_symbols_load(p->exe->path, &p->syms));
 	GH_TRY(gh_dwarf_open(p->exe->elf, &p->dw));
-	gh_layout_fill(&p->L, p->t->arch, p->dw, p->syms, p->exe->bias);
+	gh_layout_fill(&p->L, p->t->arch, p->dw, p->syms, p->exe->bias, p->bi.version.minor,
+		       p->bi.version.experiments);
 	GH_TRY(gh_pclntab_open(p->exe, &p->pcln));
 	find_moduledata(p);
 	set_text(p);
+	gh_locate_runtime_globals(p);
 	return NULL;
 }
 
@@ -147,7 +152,9 @@ struct gh_error *gh_program_open(const struct gh_open_opts *o, struct gh_program
 	struct gh_target *t;
 	if (o->core)
 		GH_TRY(gh_target_open_core(o->core, &t));
-	else
+	else if (o->pid)
 		GH_TRY(gh_target_open_pid(o->pid, &t));
+	else /* executable alone: bind() takes the architecture from it */
+		GH_TRY(gh_target_open_none(GH_ARCH_UNKNOWN, &t));
 	return gh_program_from_target(t, o->exe, out);
 }

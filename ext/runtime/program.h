@@ -23,6 +23,7 @@ struct gh_program {
 	uint64_t moduledata;         /* 0: not found */
 	const char *moduledata_from; /* how it was found */
 	const char *text_from;       /* where pclntab's text base came from */
+	const char *mheap_from;      /* how runtime.mheap_ was found (NULL: not found) */
 	/* Analyses built on first use by the layers above (the heap, ...),
 	 * freed with the program through their own destructor. */
 	void *heap;

@@ -188,6 +188,18 @@ void gh_target_close(struct gh_target *t)
 	free(t);
 }
 
+struct gh_error *gh_target_open_none(enum gh_arch arch, struct gh_target **out)
+{
+	struct gh_target *t = target_new(GH_TARGET_EXE_ONLY);
+	if (!t || !(t->path = strdup("(executable only)"))) {
+		gh_target_close(t);
+		return &gh_error_nomem;
+	}
+	t->arch = arch;
+	*out = t;
+	return NULL;
+}
+
 struct gh_error *gh_target_open_callback(enum gh_arch arch, gh_read_fn fn, void *arg, struct gh_target **out)
 {
 	struct gh_target *t = target_new(GH_TARGET_CALLBACK);

@@ -52,7 +52,7 @@ struct gh_thread {
 };
 GH_VEC(gh_threadvec, struct gh_thread)
 
-enum gh_target_kind { GH_TARGET_CORE, GH_TARGET_LIVE, GH_TARGET_CALLBACK };
+enum gh_target_kind { GH_TARGET_CORE, GH_TARGET_LIVE, GH_TARGET_CALLBACK, GH_TARGET_EXE_ONLY };
 
 /* Auxiliary vector entries goheap uses (0 when absent). */
 struct gh_auxv {
@@ -98,6 +98,8 @@ struct gh_error *gh_target_open_stopped_pid(int pid, enum gh_arch arch, struct g
 /* A target read through the front end's callback (cached by page). */
 struct gh_error *gh_target_open_callback(enum gh_arch arch, gh_read_fn fn, void *arg,
 					 struct gh_target **out);
+/* No process at all: only the executable's file bytes (static inspection). */
+struct gh_error *gh_target_open_none(enum gh_arch arch, struct gh_target **out);
 void gh_target_close(struct gh_target *t);
 
 struct gh_error *gh_target_add_thread(struct gh_target *t, int64_t tid, const struct gh_regs *regs);
