@@ -17,7 +17,7 @@ CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*
                         ext/output/*.c ext/commands/*.c)
 HDRS      := $(wildcard ext/*/*.h ext/*/*.def)
 
-.PHONY: all deps build demo test test-unit test-asan clean
+.PHONY: all deps build demo test test-unit test-asan clean bench bench-deps
 
 all: build
 
@@ -79,3 +79,13 @@ test: test-unit test-asan
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmark (docs/performance.md): times goheap on the core of a ≈1 GiB, ≈10 M-object Go heap
+# against a sequential read of the same core. Not part of `make test`; takes about a minute and
+# up to 2.5 GB of disk under build/bench/.
+bench-deps: deps
+	@scripts/bench/apt-go
+	@$(MAKE) --no-print-directory deps DEB_PKGS=time
+
+bench: deps build bench-deps
+	$(PY) scripts/bench/run

@@ -1,0 +1,3 @@
+module goheap.example/bench
+
+go 1.22
