@@ -265,3 +265,72 @@ bool gh_dwarf_constant(struct gh_dwarf *d, const char *names, int64_t *value)
 	*value = v;
 	return true;
 }
+
+/* Go's DW_AT_go_runtime_type (cmd/internal/dwarf): on a type DIE, the offset
+ * of the type's runtime descriptor from the start of the type data
+ * (moduledata.types), as DW_FORM_addr.  0 means no descriptor is linked. */
+#define GH_DW_AT_go_runtime_type 0x2904
+
+/* The runtime type offset carried by die or, through typedefs of the same
+ * name (Go emits "typedef main.T -> struct main.T"), by the DIE it names.
+ * A typedef whose target has another name (an interface's typedef to
+ * runtime.iface, a map's to *hash<...>) is not followed: that would be a
+ * different Go type. */
+static bool die_runtime_type(Dwarf_Die die, uint64_t *off)
+{
+	const char *name = dwarf_diename(&die);
+	for (int i = 0; i < 8; i++) {
+		Dwarf_Attribute a;
+		Dwarf_Addr v;
+		if (dwarf_attr(&die, GH_DW_AT_go_runtime_type, &a) && dwarf_formaddr(&a, &v) == 0 && v) {
+			*off = v;
+			return true;
+		}
+		Dwarf_Die next;
+		if (dwarf_tag(&die) != DW_TAG_typedef || !dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &next))
+			return false;
+		const char *nn = dwarf_diename(&next);
+		if (!name || !nn || strcmp(name, nn))
+			return false;
+		die = next;
+	}
+	return false;
+}
+
+bool gh_dwarf_variable_runtime_type(struct gh_dwarf *d, const char *names, uint64_t *off)
+{
+	Dwarf_Die die, ty;
+	Dwarf_Attribute a;
+	if (!lookup(d, names, DW_TAG_variable, &die) || !dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
+		return false;
+	return die_runtime_type(ty, off);
+}
+
+bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *off)
+{
+	if (!d || !name || !*name)
+		return false;
+	Dwarf_Die die;
+	size_t len = strlen(name);
+	if ((lookup1(d, name, len, DW_TAG_structure_type, &die) || lookup1(d, name, len, DW_TAG_typedef, &die)) &&
+	    die_runtime_type(die, off))
+		return true;
+	/* Pointer, base, array and other type DIEs are not in the name index:
+	 * scan the top level of every compile unit. */
+	Dwarf_Off cuoff = 0, next;
+	size_t hsize;
+	while (dwarf_nextcu(d->dw, cuoff, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, child;
+		if (dwarf_offdie(d->dw, cuoff + hsize, &cu) && dwarf_child(&cu, &child) == 0) {
+			do {
+				const char *n = dwarf_diename(&child);
+				if (n && !strcmp(n, name) && dwarf_tag(&child) != DW_TAG_variable &&
+				    dwarf_tag(&child) != DW_TAG_constant && dwarf_tag(&child) != DW_TAG_subprogram &&
+				    die_runtime_type(child, off))
+					return true;
+			} while (dwarf_siblingof(&child, &child) == 0);
+		}
+		cuoff = next;
+	}
+	return false;
+}

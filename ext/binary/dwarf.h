@@ -30,4 +30,11 @@ bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *p
 bool gh_dwarf_variable(struct gh_dwarf *d, const char *names, uint64_t *addr);
 bool gh_dwarf_constant(struct gh_dwarf *d, const char *names, int64_t *value);
 
+/* DW_AT_go_runtime_type: the offset of a Go type's runtime descriptor from
+ * moduledata.types (not an address).  For the type of a global variable
+ * (names: '|' alternatives), or for a type by its exact Go name.  false when
+ * unknown or 0 (the linker kept no descriptor for the type). */
+bool gh_dwarf_variable_runtime_type(struct gh_dwarf *d, const char *names, uint64_t *off);
+bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *off);
+
 #endif

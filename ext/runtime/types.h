@@ -23,6 +23,9 @@ enum gh_kind {
 
 typedef uint32_t gh_type_id; /* 0: no type */
 
+/* reflect's name of a kind: "struct", "ptr", "unsafe.Pointer", ... */
+const char *gh_kind_name(enum gh_kind k);
+
 struct gh_type_field {
 	const char *name;
 	gh_type_id type;
@@ -36,6 +39,8 @@ struct gh_type {
 				   "[]uint8", "map[string]interface {}" */
 	enum gh_kind kind;
 	uint64_t size, ptrdata;
+	uint8_t tflag;          /* TFlag bits as the descriptor holds them */
+	uint64_t gcdata;        /* GCData: pointer mask (or program, or **mask; see TFlag/Kind_) */
 	bool direct_iface;      /* an interface holding it stores the value itself in the data word */
 	gh_type_id elem;        /* pointer, slice, array, chan, map value */
 	gh_type_id key;         /* map key */
@@ -45,12 +50,22 @@ struct gh_type {
 	/* Maps: the bucket (≤1.23 and noswissmap) or group (swiss) type. */
 	gh_type_id map_bucket;
 	uint32_t map_keysize, map_valuesize, map_bucketsize; /* bucket maps */
-	uint64_t map_groupsize, map_slotsize, map_elemoff;   /* swiss maps */
+	uint64_t map_groupsize, map_slotsize, map_elemoff;   /* swiss maps (slot fields: up to 1.26) */
+	/* Swiss maps, every release: in a group, key i is at map_keysoff +
+	 * i*map_keystride and value i at map_elemsoff + i*map_elemstride (1.27
+	 * MapType fields; before, from the group type's "slots" field and
+	 * SlotSize/ElemOff). */
+	uint64_t map_keysoff, map_keystride, map_elemsoff, map_elemstride;
 	bool map_swiss;
 };
 
 struct gh_types;
 
+/* Needs the layout of internal/abi.Type, the TFlagExtraStar and
+ * direct-interface constants and moduledata (GH_ERR_MISSING naming what is
+ * absent, e.g. for a stripped executable without a built-in layout).
+ * Kind-specific structs are required when a type of that kind is decoded.
+ * See docs/types.md. */
 struct gh_error *gh_types_new(struct gh_program *p, struct gh_types **out);
 void gh_types_free(struct gh_types *t);
 /* Interns the descriptor at addr (decoding it and, lazily, the types it
@@ -60,10 +75,14 @@ struct gh_error *gh_type_at(struct gh_types *t, uint64_t addr, gh_type_id *id);
 const struct gh_type *gh_type_get(const struct gh_types *t, gh_type_id id);
 uint32_t gh_types_count(const struct gh_types *t);
 /* A type by exact name among those interned or listed in the module's
- * typelinks; 0 if none. */
+ * typelinks (1.27+: the typelink descriptors at the start of the type data),
+ * their pointers' element types and everything they reach, then the DWARF
+ * type of that name; 0 if none. */
 gh_type_id gh_type_by_name(struct gh_types *t, const char *name);
 /* The runtime type descriptor address of a DWARF type (DW_AT_go_runtime_type)
- * for a global variable, by the variable's name; 0 if unknown. */
+ * for a global variable, by the variable's name; 0 if unknown (also when the
+ * linker kept no descriptor for the type, as for types nothing converts to
+ * an interface).  Not interned: pass it to gh_type_at(). */
 uint64_t gh_types_global_type(struct gh_types *t, const char *var_name);
 
 #endif
