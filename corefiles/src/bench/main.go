@@ -5,7 +5,7 @@
 //	bench -facts F                     # crash mode: panics (run with GOTRACEBACK=crash, ulimit -c)
 //	bench -facts F -mode wait -ready R # wait mode: writes R, sleeps until killed (for gdb's gcore)
 //
-// -scale S multiplies every count (1 gives ≈1 GiB and ≈10 M objects). The heap mixes what real
+// -scale S multiplies the object counts (1 gives ≈1 GiB and ≈10 M objects). The heap mixes what real
 // programs hold: 64-byte structs with four pointers chained into lists, strings and []byte of many
 // size classes, slices of pointers, map[string]*Node and map[int]Rec with hundreds of thousands of
 // entries, thousands of small maps, []byte above 32 KiB, pointerful arrays above 128 KiB, and
@@ -333,7 +333,7 @@ func main() {
 	factsPath := flag.String("facts", "", "write what was built and MemStats to this JSON file")
 	mode := flag.String("mode", "crash", "crash (panic, for GOTRACEBACK=crash) or wait (sleep until killed)")
 	ready := flag.String("ready", "", "wait mode: file written once the heap is complete")
-	scale := flag.Float64("scale", 1, "multiply every count by this")
+	scale := flag.Float64("scale", 1, "multiply the object counts by this")
 	flag.Parse()
 	if *factsPath == "" || (*mode != "crash" && *mode != "wait") || *scale <= 0 {
 		flag.Usage()
