@@ -252,3 +252,47 @@ def all_samples(facts: dict):
     for name, p in facts["patterns"].items():
         for s in p["samples"]:
             yield name, s
+
+
+class CoreMemory:
+    """Reads a core file's memory through its PT_LOAD headers (file-backed bytes only)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.f = open(self.path, "rb")
+        eh = self.f.read(64)
+        if eh[:4] != b"\x7fELF" or eh[4] != 2 or eh[5] != 1:
+            raise ValueError("%s: not a little-endian ELF64 file" % path)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        self.f.seek(phoff)
+        ph = self.f.read(phentsize * phnum)
+        self.loads = []
+        for i in range(phnum):
+            p_type, _, p_offset, p_vaddr, _, p_filesz, p_memsz, _ = struct.unpack_from(
+                "<IIQQQQQQ", ph, i * phentsize)
+            if p_type == 1 and p_filesz:
+                self.loads.append((p_vaddr, p_filesz, p_offset))
+        self.loads.sort()
+        self._starts = [l[0] for l in self.loads]
+
+    def read(self, addr: int, n: int):
+        """n bytes at addr, or None if not all of them are in the core."""
+        import bisect
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i < 0:
+            return None
+        vaddr, filesz, off = self.loads[i]
+        if addr + n > vaddr + filesz:
+            return None
+        self.f.seek(off + addr - vaddr)
+        return self.f.read(n)
+
+    def close(self):
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()

@@ -234,3 +234,25 @@ def test_json_files_are_valid():
         for fn in ("case.json", "facts.json"):
             with open(os.path.join(c["dir"], fn)) as f:
                 json.load(f)
+
+
+@pytest.mark.parametrize("c", SUPPORTED, ids=ids(SUPPORTED))
+def test_core_holds_the_dumped_heap(c):
+    """The objects holding the samples have the same bytes in the core as in the heap dump.
+
+    Nothing the fixture planted changes between WriteHeapDump and the capture.
+    """
+    d = corpus.heapdump_of(c)
+    live = sorted(d.live_objects(), key=lambda o: o.addr)
+    starts = [o.addr for o in live]
+    p = corpus.materialize(c, kinds=("core",))
+    compared = 0
+    with corpus.CoreMemory(p["core"]) as mem:
+        for name, s in corpus.all_samples(c["facts"]):
+            a = corpus.parse_addr(s["addr"])
+            o = live[bisect.bisect_right(starts, a) - 1]
+            got = mem.read(o.addr, o.size)
+            assert got is not None, (name, s)
+            assert got == o.contents(d), (name, s)
+            compared += 1
+    assert compared > 50
