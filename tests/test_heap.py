@@ -43,3 +43,37 @@ def test_stats_match_memstats(case, paths):
     assert st["slot_bytes"] == ms["HeapAlloc"]
     dump = corpus.heapdump_of(case)
     assert st["objects"] == len(dump.live_objects())
+
+
+def expected_name_ok(fact_type, ours):
+    """facts.json names objects as reflect does: a slice's backing array by the slice type, string
+    bytes as "string", a map header by the map type. goheap names an array of T "[N]T" (or "T" for
+    one element) and string bytes uint8 (possibly sharing a tiny-allocator block)."""
+    if fact_type.startswith("[]"):
+        elem = fact_type[2:]
+        return ours == elem or (ours.startswith("[") and ours.split("]", 1)[1] == elem)
+    if fact_type == "string":
+        return ours in ("uint8", "tiny block (uint8 values)") or (ours.startswith("[") and ours.endswith("]uint8"))
+    return ours == fact_type
+
+
+def test_planted_objects_have_their_types(case, paths):
+    samples = [s for p in case["facts"]["patterns"].values() for s in p["samples"]]
+    assert samples
+    res = run_json(target_args(case, paths) + ["object"] + [s["addr"] for s in samples])["objects"]
+    wrong = []
+    for s, o in zip(samples, res):
+        assert int(o["address"], 16) == int(s["addr"], 16), (s, o)  # each sample is an object start
+        if not case["stripped"] and not expected_name_ok(s["type"], o["type"]):
+            wrong.append((s["addr"], s["type"], o["type"], s.get("note", "")))
+    assert not wrong, "planted objects typed wrongly (addr, expected, goheap): %s" % wrong[:8]
+
+
+def test_typed_fraction(case, paths, record_property):
+    """At least 95% of heap bytes are typed on executables with DWARF (docs/heap.md lists the figures)."""
+    ty = run_json(target_args(case, paths) + ["stats"])["typing"]
+    frac = float(ty["typed_fraction_of_bytes"].rstrip("%"))
+    record_property("typed_fraction", frac)
+    assert ty["type_conflicts"] == 0
+    if not case["stripped"]:
+        assert frac >= 95.0, "%s: only %.2f%% of heap bytes typed" % (case["name"], frac)

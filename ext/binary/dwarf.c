@@ -334,3 +334,23 @@ bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *
 	}
 	return false;
 }
+
+void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg)
+{
+	for (size_t i = 0; d && i < d->n; i++) {
+		if (d->ents[i].tag != DW_TAG_variable || (i && !strcmp(d->ents[i - 1].name, d->ents[i].name)))
+			continue;
+		uint64_t addr;
+		if (gh_dwarf_variable(d, d->ents[i].name, &addr))
+			fn(arg, d->ents[i].name, addr);
+	}
+}
+
+const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name)
+{
+	Dwarf_Die die, ty;
+	Dwarf_Attribute a;
+	if (!lookup(d, name, DW_TAG_variable, &die) || !dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
+		return NULL;
+	return dwarf_diename(&ty);
+}

@@ -1,23 +1,76 @@
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "../heap/heap.h"
+#include "../heap/typing.h"
 #include "commands.h"
 
-static void heap_free(void *h)
+/* Cache slots in struct gh_program, in build order. */
+enum { SLOT_TYPES, SLOT_HEAP, SLOT_TYPING };
+
+static void types_free(void *t) { gh_types_free(t); }
+static void heap_free(void *h) { gh_heap_free(h); }
+
+struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out)
 {
-	gh_heap_free(h);
+	if (!p->cache[SLOT_TYPES].ptr) {
+		struct gh_types *t;
+		GH_TRY(gh_types_new(p, &t));
+		p->cache[SLOT_TYPES] = (struct gh_cache_slot){ t, types_free };
+	}
+	*out = p->cache[SLOT_TYPES].ptr;
+	return NULL;
 }
 
 struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
 {
-	if (!p->heap) {
+	if (!p->cache[SLOT_HEAP].ptr) {
 		struct gh_heap *h;
 		GH_TRY(gh_heap_build(p, &h));
-		p->heap = h;
-		p->heap_free = heap_free;
+		p->cache[SLOT_HEAP] = (struct gh_cache_slot){ h, heap_free };
+		struct gh_types *t;
+		struct gh_error *err = gh_cmd_types(p, &t);
+		if (err) {
+			gh_heap_warn(h, "objects are untyped: %s", err->msg);
+			gh_error_free(err);
+		} else {
+			struct gh_typing_stats *st = calloc(1, sizeof(*st));
+			if (!st)
+				return &gh_error_nomem;
+			p->cache[SLOT_TYPING] = (struct gh_cache_slot){ st, free };
+			GH_TRY(gh_heap_type_objects(h, t, st));
+		}
 	}
-	*out = p->heap;
+	*out = p->cache[SLOT_HEAP].ptr;
 	return NULL;
+}
+
+const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p)
+{
+	return p->cache[SLOT_TYPING].ptr;
+}
+
+void gh_cmd_type_name(struct gh_program *p, const struct gh_heap *h, const struct gh_object *o, char *buf, size_t n)
+{
+	const struct gh_type *t = o->type ? gh_type_get(p->cache[SLOT_TYPES].ptr, o->type) : NULL;
+	uint64_t size = gh_obj_size(h, o);
+	if (!t) {
+		snprintf(buf, n, "<unknown %llu-byte object>", (unsigned long long)size);
+		return;
+	}
+	if (gh_obj_is_tiny(h, o)) {
+		snprintf(buf, n, "tiny block (%s values)", t->name);
+		return;
+	}
+	/* An object holding several values of its type is an array of it;
+	 * a map or channel type on an object means its header. */
+	uint64_t count = t->size && t->kind != GH_KIND_MAP && t->kind != GH_KIND_CHAN ? size / t->size : 1;
+	if (count > 1)
+		snprintf(buf, n, "[%llu]%s", (unsigned long long)count, t->name);
+	else
+		snprintf(buf, n, "%s", t->name);
 }
 
 const struct gh_command gh_commands[] = {
@@ -41,12 +94,24 @@ const struct gh_command gh_commands[] = {
 	  "allocated versus garbage not yet swept (unmarked objects in spans the sweeper has not reached),\n"
 	  "large objects, tiny-allocator blocks, a table by size class, and spans skipped as corrupt.",
 	  true, gh_cmd_stats },
-	{ "objects", "[--min-size N] [--limit N] [--pointers]", "list heap objects: address, size, span class, flags",
-	  "Lists heap objects in address order with their size (exact for large objects; without the 8-byte\n"
+	{ "objects", "[--type REGEX] [--min-size N] [--limit N] [--pointers]", "list heap objects: address, size, type, span class, flags",
+	  "Lists heap objects in address order with their type (--type REGEX filters on it), their size (exact for large objects; without the 8-byte\n"
 	  "malloc header for header objects), the slot holding them, size class, and flags (garbage: dead but\n"
 	  "not yet swept; allocating: caught mid-allocation). --pointers adds the offsets, from the slot start,\n"
 	  "of the words the runtime treats as pointers. --limit N (default 1000, 0 for all).",
 	  true, gh_cmd_objects },
+	{ "histogram", "[--top N] [--sort bytes|count] [--type REGEX]", "count, bytes and average size per type",
+	  "Groups live heap objects by type (objects holding several values of their type count as arrays,\n"
+	  "e.g. [512]*main.Node) and prints count, bytes and average size, largest first. Untyped objects are\n"
+	  "grouped as <unknown N-byte object>. --top N rows (default 30, 0 for all); --type REGEX keeps the\n"
+	  "types whose name matches (POSIX extended syntax).",
+	  true, gh_cmd_histogram },
+	{ "object", "ADDR|EXPR...", "the heap object containing an address: type, size, span, fields",
+	  "For each address (any interior pointer), prints the live heap object containing it: its start, size,\n"
+	  "type, slot and span, size class and state, and its fields decoded by type: numbers, strings as text,\n"
+	  "interfaces with their dynamic type, pointers with the type of what they point at. In GDB the argument\n"
+	  "may be any expression yielding an address (quote Go names: goheap object 'main.cache').",
+	  true, gh_cmd_object },
 	{ "spans", "[--limit N]", "list heap spans: base, pages, size class, objects, pointer metadata",
 	  "Lists the in-use heap spans in address order: base address, the runtime's mspan record, pages,\n"
 	  "size class and slot size, slots and allocated objects, garbage not yet swept, and how the span\n"

@@ -28,8 +28,18 @@ const struct gh_command *gh_command_find(const char *name);
 struct gh_error *gh_command_run(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 struct gh_heap;
-/* The program's heap, built on first use and kept with the program. */
+struct gh_object;
+struct gh_types;
+struct gh_typing_stats;
+/* The program's type table and its heap (objects typed where possible),
+ * built on first use and kept with the program.  A heap that could not be
+ * typed (no type layout) is still returned; *typing is NULL then. */
+struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out);
 struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out);
+const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p);
+/* Display name of an object's type: "main.Payload", "[4]*main.Node",
+ * "<unknown 48-byte object>". */
+void gh_cmd_type_name(struct gh_program *p, const struct gh_heap *h, const struct gh_object *o, char *buf, size_t n);
 
 /* Handlers, one file each. */
 struct gh_error *gh_cmd_help(struct gh_program *p, int argc, char **argv, struct gh_out *o);
@@ -38,5 +48,7 @@ struct gh_error *gh_cmd_memory(struct gh_program *p, int argc, char **argv, stru
 struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_spans(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_object(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

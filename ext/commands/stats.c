@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../heap/heap.h"
+#include "../heap/typing.h"
 #include "commands.h"
 
 struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struct gh_out *o)
@@ -28,6 +29,20 @@ struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struc
 	gh_put_u64(hp, "arenas", st->arenas);
 	gh_put_u64(hp, "spans", st->spans);
 	gh_put_u64(hp, "corrupt_spans_skipped", st->bad_spans);
+	const struct gh_typing_stats *ty = gh_cmd_typing(p);
+	struct gh_node *tn = gh_put_object(r, "typing");
+	if (ty) {
+		gh_put_u64(tn, "typed_objects", ty->typed_objects);
+		gh_put_bytes(tn, "typed_bytes", ty->typed_bytes);
+		gh_put_strf(tn, "typed_fraction_of_bytes", "%.2f%%",
+			    st->bytes ? 100.0 * (double)ty->typed_bytes / (double)st->bytes : 0.0);
+		gh_put_u64(tn, "typed_by_malloc_header", ty->from_headers);
+		gh_put_u64(tn, "globals_walked", ty->from_globals);
+		gh_put_u64(tn, "type_conflicts", ty->conflicts);
+		gh_put_u64(tn, "unreadable_type_words", ty->bad_types);
+	} else {
+		gh_put_str(tn, "status", "untyped (see warnings)");
+	}
 	struct gh_node *t = gh_put_table(r, "size_classes");
 	for (unsigned c = 0; c < 256; c++) {
 		if (!st->by_class_objects[c])

@@ -113,11 +113,33 @@ def _session():
     return _goheap.Session(exe=exe, arch=arch, threads=threads, reader=reader)
 
 
+def _addresses(argv):
+    """For commands whose usage takes EXPR, arguments that are not numbers are GDB expressions
+    (`goheap object 'main.cache'`, `goheap object &x.field`): evaluate them to addresses."""
+    usage = {c[0]: c[1] for c in _goheap.commands()}
+    if not argv or "EXPR" not in usage.get(argv[0], ""):
+        return list(argv)
+    out = [argv[0]]
+    for w in argv[1:]:
+        if w.startswith("-"):
+            out.append(w)
+            continue
+        try:
+            int(w, 0)
+            out.append(w)
+        except ValueError:
+            try:
+                out.append(hex(int(gdb.parse_and_eval(w)) & 0xFFFFFFFFFFFFFFFF))
+            except gdb.error as e:
+                raise gdb.GdbError("goheap: cannot evaluate %s: %s" % (w, e))
+    return out
+
+
 def run(argv, json=False):
     """Runs one goheap command on GDB's current target; returns its output as a string."""
     needs = {c[0]: c[4] for c in _goheap.commands()}
     session = _session() if argv and needs.get(argv[0], False) else None
-    return _goheap.run(list(argv), json=json, session=session)
+    return _goheap.run(_addresses(argv), json=json, session=session)
 
 
 def _invoke(words):

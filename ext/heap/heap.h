@@ -2,9 +2,10 @@
  * with each object's pointer words.
  *
  * Storage is sized for big heaps: spans and objects live in sorted arrays
- * with 32-bit ids (an object is 16 bytes: its address with flags in the top
- * byte, its span and its type); address -> object is a binary search over
- * spans then arithmetic inside the span.  Pointer words are computed on
+ * with 32-bit ids.  An object is 12 bytes: its address with flags in the top
+ * byte, and its type; its span is found again by binary search (both arrays
+ * are sorted by address), so it is not stored.  Address -> object is a
+ * binary search over spans, then arithmetic inside the span.  Pointer words are computed on
  * demand from the span's own pointer metadata, never stored.
  *
  * A corrupt core degrades into counted warnings (bad spans skipped), never a
@@ -51,9 +52,8 @@ struct gh_span {
 
 struct gh_object {
 	uint64_t addr_flags; /* object start (after a malloc header) | flags */
-	uint32_t span;
 	uint32_t type;       /* gh_type_id, 0 until typed */
-};
+} __attribute__((packed, aligned(4)));
 
 struct gh_heap_stats {
 	uint64_t arenas, spans, objects, bytes, slot_bytes;
@@ -72,6 +72,8 @@ struct gh_heap {
 	bool alloc_headers;    /* 1.22+ layout (no arena bitmap) */
 	uint64_t header_size;  /* malloc header bytes (8) */
 	uint64_t header_min;   /* objects larger than this get a header */
+	uint64_t tiny_size;    /* the tiny allocator's block size (16) */
+	uint8_t tiny_class;    /* and its size class (2) */
 	struct gh_heap_stats st;
 	struct gh_mask_cache *masks; /* type descriptor -> pointer mask */
 	char *warnings;        /* first few warnings, one per line */
@@ -82,6 +84,10 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out);
 void gh_heap_free(struct gh_heap *h);
 
 static inline uint64_t gh_obj_addr(const struct gh_object *o) { return o->addr_flags & GH_OBJ_ADDR_MASK; }
+/* Tiny-allocator blocks: 16-byte noscan slots that may hold several small values. */
+bool gh_obj_is_tiny(const struct gh_heap *h, const struct gh_object *o);
+/* The span holding an object. */
+const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_object *o);
 /* Object size: the slot minus any malloc header, or the exact size of a large object. */
 uint64_t gh_obj_size(const struct gh_heap *h, const struct gh_object *o);
 /* The slot holding the object: its address and size (what the GC scans). */

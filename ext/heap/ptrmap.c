@@ -122,7 +122,7 @@ static const struct mask *mask_of(struct gh_heap *h, uint64_t type)
 
 uint64_t gh_obj_size(const struct gh_heap *h, const struct gh_object *o)
 {
-	const struct gh_span *s = &h->spans[o->span];
+	const struct gh_span *s = gh_obj_span(h, o);
 	if (!s->sizeclass)
 		return s->limit - s->base;
 	return s->elemsize - (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
@@ -130,9 +130,20 @@ uint64_t gh_obj_size(const struct gh_heap *h, const struct gh_object *o)
 
 uint64_t gh_obj_slot(const struct gh_heap *h, const struct gh_object *o, uint64_t *slot_size)
 {
-	const struct gh_span *s = &h->spans[o->span];
+	const struct gh_span *s = gh_obj_span(h, o);
 	*slot_size = s->elemsize;
 	return gh_obj_addr(o) - (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
+}
+
+bool gh_obj_is_tiny(const struct gh_heap *h, const struct gh_object *o)
+{
+	const struct gh_span *s = gh_obj_span(h, o);
+	return s && s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class;
+}
+
+const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_object *o)
+{
+	return gh_heap_span_of(h, gh_obj_addr(o));
 }
 
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
@@ -216,7 +227,7 @@ static bool arena_bitmap(struct gh_heap *h, uint64_t slot, uint64_t size, const 
 
 bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg)
 {
-	const struct gh_span *s = &h->spans[o->span];
+	const struct gh_span *s = gh_obj_span(h, o);
 	uint64_t size, slot = gh_obj_slot(h, o, &size);
 	const uint8_t *view = gh_view(h->p->t, slot, size);
 	bool ok = true;

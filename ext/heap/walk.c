@@ -294,7 +294,7 @@ static void finalizer_slots(struct walk *w, const struct gh_span *s, uint8_t *li
 }
 
 /* Pass over one span's slots: counts objects (objs NULL) or fills them. */
-static uint32_t span_objects(struct walk *w, struct gh_span *s, uint32_t sid, struct gh_object *objs)
+static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object *objs)
 {
 	const struct gh_layout *L = w->L;
 	struct gh_target *t = w->p->t;
@@ -337,11 +337,13 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, uint32_t sid, st
 		if (objs) {
 			struct gh_object *o = &objs[n];
 			o->addr_flags = s->base + i * s->elemsize + hdr;
-			o->span = sid;
 			o->type = 0;
 			if (use_marks && !bit(mark, i))
 				o->addr_flags |= GH_OBJ_GARBAGE;
-			if (i >= fifs && i < freeindex)
+			/* The runtime's own test (mspan.isFree) trusts allocBits from
+			 * freeIndexForScan on: only slots it would call free yet lie
+			 * below freeindex are caught mid-allocation. */
+			if (i >= fifs && i < freeindex && !bit(alloc, i))
 				o->addr_flags |= GH_OBJ_ALLOCATING;
 		}
 		n++;
@@ -354,7 +356,7 @@ static struct gh_error *enumerate(struct walk *w)
 	struct gh_heap *h = w->h;
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < h->nspans; i++) {
-		h->spans[i].nobjs = span_objects(w, &h->spans[i], i, NULL);
+		h->spans[i].nobjs = span_objects(w, &h->spans[i], NULL);
 		total += h->spans[i].nobjs;
 	}
 	if (total > UINT32_MAX - 1)
@@ -369,7 +371,7 @@ static struct gh_error *enumerate(struct walk *w)
 		s->first = at;
 		/* Recount: a corrupt core can change nothing between passes, but
 		 * never trust that blindly. */
-		uint32_t n = s->nobjs ? span_objects(w, s, i, h->objs + at) : 0;
+		uint32_t n = s->nobjs ? span_objects(w, s, h->objs + at) : 0;
 		if (n != s->nobjs)
 			n = n < s->nobjs ? n : s->nobjs;
 		s->nobjs = n;
@@ -393,7 +395,7 @@ static struct gh_error *enumerate(struct walk *w)
 				h->st.large_objects++;
 				h->st.large_bytes += sz;
 			}
-			if (s->noscan && s->elemsize == 16 && s->sizeclass == 2)
+			if (s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class)
 				h->st.tiny_blocks++;
 		}
 	}
@@ -415,6 +417,8 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 	h->alloc_headers = L->heapArena.bitmap.off < 0;
 	h->header_size = L->c.mallocHeaderSize.have ? (uint64_t)L->c.mallocHeaderSize.v : 8;
 	h->header_min = L->c.minSizeForMallocHeader.have ? (uint64_t)L->c.minSizeForMallocHeader.v : 512;
+	h->tiny_size = L->c.maxTinySize.have ? (uint64_t)L->c.maxTinySize.v : 16;
+	h->tiny_class = L->c.tinySizeClass.have ? (uint8_t)L->c.tinySizeClass.v : 2;
 	if (L->c.kindSpecialFinalizer.have)
 		w.kind_finalizer = L->c.kindSpecialFinalizer.v;
 	w.mheap = L->v.mheap_.addr;

@@ -12,8 +12,10 @@ void gh_program_close(struct gh_program *p)
 {
 	if (!p)
 		return;
-	if (p->heap && p->heap_free)
-		p->heap_free(p->heap);
+	/* Later slots are built on earlier ones: free in reverse. */
+	for (size_t i = sizeof(p->cache) / sizeof(p->cache[0]); i-- > 0;)
+		if (p->cache[i].ptr && p->cache[i].free)
+			p->cache[i].free(p->cache[i].ptr);
 	gh_dwarf_close(p->dw);
 	gh_symbols_free(p->syms);
 	gh_exe_close(p->exe);

@@ -24,10 +24,12 @@ struct gh_program {
 	const char *moduledata_from; /* how it was found */
 	const char *text_from;       /* where pclntab's text base came from */
 	const char *mheap_from;      /* how runtime.mheap_ was found (NULL: not found) */
-	/* Analyses built on first use by the layers above (the heap, ...),
-	 * freed with the program through their own destructor. */
-	void *heap;
-	void (*heap_free)(void *);
+	/* Analyses built on first use by the layers above (types, heap, ...),
+	 * freed with the program through their own destructors. */
+	struct gh_cache_slot {
+		void *ptr;
+		void (*free)(void *);
+	} cache[8];
 };
 
 struct gh_open_opts {

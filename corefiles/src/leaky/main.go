@@ -7,7 +7,7 @@
 // and ordinary noise), writes what it built to a facts file, writes a
 // runtime heap dump, and then stops so that a core can be taken:
 //
-//	leaky -facts F -heapdump H                  # crash mode: panics, dumps core
+//	leaky -facts F -heapdump H                  # crash mode: SIGABRT to itself, dumps core
 //	leaky -facts F -heapdump H -mode wait -ready R
 //	                                            # wait mode: writes R, blocks forever
 //
@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -813,7 +814,7 @@ func buildFacts(mode string) *Facts {
 	if mode == "wait" {
 		gs.MainAtCapture = "select (no cases)"
 	} else {
-		gs.MainAtCapture = "running (panicking)"
+		gs.MainAtCapture = "running (SIGABRT to itself)"
 	}
 	for i := range obs {
 		g := &obs[i]
@@ -848,7 +849,7 @@ func die(format string, args ...interface{}) {
 func main() {
 	factsPath := flag.String("facts", "", "write facts JSON to this file (required)")
 	dumpPath := flag.String("heapdump", "", "write runtime heap dump to this file (required)")
-	mode := flag.String("mode", "crash", "crash: panic with GOTRACEBACK=crash to dump core; wait: write -ready file and block")
+	mode := flag.String("mode", "crash", "crash: SIGABRT to itself with GOTRACEBACK=crash to dump core; wait: write -ready file and block")
 	readyPath := flag.String("ready", "", "wait mode: file written when the process is ready for gcore")
 	flag.Parse()
 	if *factsPath == "" || *dumpPath == "" || (*mode != "crash" && *mode != "wait") || (*mode == "wait" && *readyPath == "") {
@@ -939,5 +940,12 @@ func main() {
 		readyFile.Write(readyMsg)
 		select {}
 	}
-	panic("leaky: capture point reached")
+	// Die by SIGABRT sent to this very thread with raw system calls, so
+	// nothing runs or allocates between the heap dump and the core: the
+	// runtime turns the signal into a GOTRACEBACK=crash core dump. (A panic
+	// would allocate: Go 1.21's gopanic heap-allocates a defer record.)
+	pid, _, _ := syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+	tid, _, _ := syscall.RawSyscall(syscall.SYS_GETTID, 0, 0, 0)
+	syscall.RawSyscall(syscall.SYS_TGKILL, pid, tid, uintptr(syscall.SIGABRT))
+	select {}
 }

@@ -1,0 +1,355 @@
+/* Giving heap objects their Go types.
+ *
+ * Seeds: the type in a malloc header or mspan.largeType (Go 1.22+), and the
+ * global variables, typed from DWARF.  From there types propagate through
+ * typed memory: a *T points at a T, a []T's backing array holds T's, a
+ * string's bytes are uint8s, an interface's type word names the dynamic type
+ * of its data, a map's buckets or groups are of the map type's bucket/group
+ * type, a channel's buffer holds its element type.  Only a pointer to an
+ * object's start types the object (an interior pointer says nothing about the
+ * object around it); a type proposed for an object that already has another
+ * one is counted as a conflict: a header type is the runtime's own truth.
+ *
+ * The work is a queue of objects: each object is typed once and walked
+ * once, so cycles terminate; the walk inside one value is bounded by the
+ * type's nesting depth. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "typing.h"
+
+#define MAX_DEPTH 32
+#define MAX_MAP_DIR (1u << 24)
+
+struct typer {
+	struct gh_heap *h;
+	struct gh_program *p;
+	struct gh_types *T;
+	uint32_t *queue;
+	size_t qlen, qcap;
+	struct gh_typing_stats *st;
+	gh_type_id u8, mapextra, swiss_table;
+};
+
+static const struct gh_type *ty(struct typer *k, gh_type_id id)
+{
+	return gh_type_get(k->T, id);
+}
+
+static void push(struct typer *k, uint32_t obj)
+{
+	if (k->qlen == k->qcap) {
+		size_t nc = k->qcap ? k->qcap * 2 : 4096;
+		uint32_t *nq = realloc(k->queue, nc * sizeof(*nq));
+		if (!nq) {
+			k->st->dropped++;
+			return;
+		}
+		k->queue = nq;
+		k->qcap = nc;
+	}
+	k->queue[k->qlen++] = obj;
+}
+
+/* Proposes type id for the object that starts exactly at p. */
+static void assign(struct typer *k, uint64_t p, gh_type_id id)
+{
+	if (!p || !id)
+		return;
+	const struct gh_type *t = ty(k, id);
+	if (!t || !t->size)
+		return;
+	struct gh_object *o = (struct gh_object *)gh_heap_find(k->h, p);
+	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || t->size > gh_obj_size(k->h, o))
+		return;
+	if (gh_obj_addr(o) != p) {
+		/* Interior pointers type nothing, except into a tiny-allocator
+		 * block: small pointer-free values share those 16 bytes. */
+		if (!gh_obj_is_tiny(k->h, o) || t->ptrdata || p + t->size > gh_obj_addr(o) + 16 || o->type)
+			return;
+	}
+	if (o->type) {
+		if (o->type != id && strcmp(ty(k, o->type)->name, t->name) && !gh_obj_is_tiny(k->h, o))
+			k->st->conflicts++;
+		return;
+	}
+	o->type = id;
+	push(k, (uint32_t)(o - k->h->objs));
+}
+
+static bool rd(struct typer *k, uint64_t a, uint64_t *v)
+{
+	return gh_read_u64(k->p->t, a, v);
+}
+
+static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
+{
+	return gh_read_field(k->p, base, f, v);
+}
+
+/* Bucket maps (Go ≤ 1.23, 1.24/1.25 noswissmap): hmap -> buckets, old
+ * buckets, and overflow buckets kept alive through hmap.extra. */
+/* The compiler's bucket type for bucket maps (cmd/compile reflectdata
+ * MapBucketType): struct { topbits [8]uint8; keys [8]K; elems [8]V;
+ * overflow unsafe.Pointer-or-uintptr }. */
+static bool is_bucket_type(const struct gh_type *t)
+{
+	return t->kind == GH_KIND_STRUCT && t->nfields == 4 && !strcmp(t->fields[0].name, "topbits") &&
+	       !strcmp(t->fields[3].name, "overflow");
+}
+
+static void bucket_map(struct typer *k, uint64_t m, const struct gh_type *t)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t b, ob, extra;
+	if (rdf(k, m, &L->hmap.buckets, &b))
+		assign(k, b, t->map_bucket);
+	if (rdf(k, m, &L->hmap.oldbuckets, &ob))
+		assign(k, ob, t->map_bucket);
+	if (!rdf(k, m, &L->hmap.extra, &extra) || !extra)
+		return;
+	assign(k, extra, k->mapextra);
+	const struct gh_field *lists[] = { &L->mapextra.overflow, &L->mapextra.oldoverflow };
+	for (int i = 0; i < 2; i++) {
+		uint64_t sp, s[3];
+		/* *[]*bmap: a slice header object holding pointers to buckets. */
+		if (!rdf(k, extra, lists[i], &sp) || !sp || !gh_read(k->p->t, sp, s, 24) || s[1] > s[2])
+			continue;
+		const struct gh_object *so = gh_heap_find(k->h, s[0]);
+		if (!so || s[1] > gh_obj_size(k->h, so) / 8)
+			continue;
+		for (uint64_t j = 0; j < s[1]; j++) {
+			uint64_t bp;
+			if (rd(k, s[0] + 8 * j, &bp))
+				assign(k, bp, t->map_bucket);
+		}
+	}
+}
+
+/* Swiss maps (Go 1.24+): a small map's dirPtr is one group; a big map's is
+ * a directory of tables, each with an array of groups. */
+static void swiss_map(struct typer *k, uint64_t m, const struct gh_type *t)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t dir, dirlen;
+	if (!rdf(k, m, &L->swissMap.dirPtr, &dir) || !dir || !rdf(k, m, &L->swissMap.dirLen, &dirlen))
+		return;
+	if (dirlen == 0) {
+		assign(k, dir, t->map_bucket);
+		return;
+	}
+	if (dirlen > MAX_MAP_DIR)
+		return;
+	uint64_t last = 0;
+	for (uint64_t i = 0; i < dirlen; i++) {
+		uint64_t tab, data;
+		if (!rd(k, dir + 8 * i, &tab) || !tab || tab == last)
+			continue; /* directory entries repeat for tables of lower depth */
+		last = tab;
+		assign(k, tab, k->swiss_table);
+		if (rdf(k, tab, &L->swissTable.groupsData, &data))
+			assign(k, data, t->map_bucket);
+	}
+}
+
+/* The pointee type of unsafe.Pointer field i of struct t (0: unknown).
+ * Two standard-library layouts say what such a field points at:
+ *  - a bucket map's bucket: its overflow field points at the next bucket;
+ *  - sync/atomic.Pointer[T] {_ [0]*T; _ noCopy; v unsafe.Pointer}: v is a *T,
+ *    and the zero-length array names T (sync.Map's entries and read-only
+ *    map, 1.24+'s HashTrieMap nodes, ... are all atomic.Pointers). */
+static gh_type_id unsafe_pointee(struct typer *k, gh_type_id id, const struct gh_type *t, uint32_t i)
+{
+	if (i == 3 && is_bucket_type(t))
+		return id;
+	if (strcmp(t->fields[i].name, "v") || strncmp(t->name, "atomic.Pointer[", 15) || !t->nfields)
+		return 0;
+	const struct gh_type *arr = ty(k, t->fields[0].type), *ptr = arr ? ty(k, arr->elem) : NULL;
+	if (!arr || arr->kind != GH_KIND_ARRAY || arr->len != 0 || !ptr || ptr->kind != GH_KIND_POINTER)
+		return 0;
+	return ptr->elem;
+}
+
+static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
+{
+	const struct gh_type *t = ty(k, id);
+	if (!t || !t->ptrdata || depth > MAX_DEPTH)
+		return;
+	uint64_t w0, w1, w2;
+	switch (t->kind) {
+	case GH_KIND_POINTER:
+		if (rd(k, a, &w0))
+			assign(k, w0, t->elem);
+		break;
+	case GH_KIND_STRING:
+		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && w1)
+			assign(k, w0, k->u8);
+		break;
+	case GH_KIND_SLICE:
+		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && rd(k, a + 16, &w2) && w2)
+			assign(k, w0, t->elem);
+		break;
+	case GH_KIND_ARRAY: {
+		const struct gh_type *e = ty(k, t->elem);
+		if (!e || !e->ptrdata || !e->size)
+			break;
+		for (uint64_t i = 0; i < t->len && (i + 1) * e->size <= t->size; i++)
+			walk(k, a + i * e->size, t->elem, depth + 1);
+		break;
+	}
+	case GH_KIND_STRUCT:
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			const struct gh_type *ft = ty(k, t->fields[i].type);
+			if (ft && ft->kind == GH_KIND_UNSAFE_POINTER) {
+				gh_type_id to = unsafe_pointee(k, id, t, i);
+				if (to && rd(k, a + t->fields[i].offset, &w0))
+					assign(k, w0, to);
+			} else {
+				walk(k, a + t->fields[i].offset, t->fields[i].type, depth + 1);
+			}
+		}
+		break;
+	case GH_KIND_INTERFACE: {
+		if (!rd(k, a, &w0) || !w0 || !rd(k, a + 8, &w1))
+			break;
+		/* A non-empty interface holds an itab, whose first word is this
+		 * interface's own descriptor; an empty one holds a type. */
+		uint64_t desc = w0, inter;
+		if (rd(k, w0, &inter) && inter == t->addr && !rdf(k, w0, &k->p->L.itab.type, &desc))
+			break;
+		gh_type_id dyn;
+		struct gh_error *err = gh_type_at(k->T, desc, &dyn);
+		if (err) {
+			gh_error_free(err);
+			k->st->bad_types++;
+			break;
+		}
+		if (ty(k, dyn)->direct_iface)
+			walk(k, a + 8, dyn, depth + 1);
+		else
+			assign(k, w1, dyn);
+		break;
+	}
+	case GH_KIND_MAP:
+	case GH_KIND_CHAN:
+		/* A map or channel value points at its header, which is typed
+		 * as the map or channel type itself (walk_object follows it). */
+		if (rd(k, a, &w0) && w0)
+			assign(k, w0, id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Walks every element of a typed object: an object may be an array of its
+ * type (a slice's backing array, make([]T, n) with a header type T). */
+static void walk_object(struct typer *k, const struct gh_object *o)
+{
+	const struct gh_type *t = ty(k, o->type);
+	if (!t || !t->ptrdata || !t->size)
+		return;
+	uint64_t a = gh_obj_addr(o), size = gh_obj_size(k->h, o), buf;
+	if (t->kind == GH_KIND_MAP) { /* a map header (hmap, maps.Map) */
+		if (t->map_swiss)
+			swiss_map(k, a, t);
+		else
+			bucket_map(k, a, t);
+		return;
+	}
+	if (t->kind == GH_KIND_CHAN) { /* an hchan: its buffer holds elements */
+		if (rdf(k, a, &k->p->L.hchan.buf, &buf))
+			assign(k, buf, t->elem);
+		return;
+	}
+	for (uint64_t off = 0; off + t->size <= size; off += t->size)
+		walk(k, a + off, o->type, 0);
+}
+
+struct globals_ctx {
+	struct typer *k;
+};
+
+static void global(void *arg, const char *name, uint64_t addr)
+{
+	struct typer *k = ((struct globals_ctx *)arg)->k;
+	uint64_t desc = gh_types_global_type(k->T, name);
+	gh_type_id id = 0;
+	if (desc) {
+		struct gh_error *err = gh_type_at(k->T, desc, &id);
+		if (err) {
+			gh_error_free(err);
+			k->st->bad_types++;
+			return;
+		}
+	} else {
+		/* The linker kept no descriptor for the variable's own type
+		 * (nothing converts it to an interface): find one by name, or
+		 * one for the element of a slice or pointer type. */
+		const char *tn = gh_dwarf_variable_type_name(k->p->dw, name);
+		if (tn)
+			id = gh_type_by_name(k->T, tn);
+		if (!id && tn && (!strncmp(tn, "[]", 2) || tn[0] == '*')) {
+			gh_type_id elem = gh_type_by_name(k->T, tn + (tn[0] == '*' ? 1 : 2));
+			uint64_t v;
+			if (elem && rd(k, addr + k->p->exe->bias, &v)) {
+				k->st->from_globals++;
+				assign(k, v, elem);
+			}
+			return;
+		}
+	}
+	if (!id)
+		return;
+	k->st->from_globals++;
+	walk(k, addr + k->p->exe->bias, id, 0);
+}
+
+static gh_type_id by_name(struct typer *k, const char *name)
+{
+	return gh_type_by_name(k->T, name);
+}
+
+struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	struct typer k = { .h = h, .p = h->p, .T = T, .st = st };
+	k.u8 = by_name(&k, "uint8");
+	k.mapextra = by_name(&k, "runtime.mapextra");
+	k.swiss_table = by_name(&k, "internal/runtime/maps.table");
+	/* Seeds the runtime recorded itself. */
+	for (uint32_t i = 0; i < h->nobjs; i++) {
+		struct gh_object *o = &h->objs[i];
+		const struct gh_span *s = gh_obj_span(h, o);
+		uint64_t desc = 0;
+		if (o->type || (o->addr_flags & GH_OBJ_ALLOCATING))
+			continue;
+		if (s->ptrmode == GH_PTR_HEADER)
+			gh_read_u64(h->p->t, gh_obj_addr(o) - h->header_size, &desc);
+		else if (s->ptrmode == GH_PTR_LARGE_TYPE)
+			desc = s->largetype;
+		if (!desc)
+			continue;
+		gh_type_id id;
+		struct gh_error *err = gh_type_at(T, desc, &id);
+		if (err) {
+			gh_error_free(err);
+			st->bad_types++;
+			continue;
+		}
+		o->type = id;
+		st->from_headers++;
+		push(&k, i);
+	}
+	struct globals_ctx g = { &k };
+	gh_dwarf_foreach_variable(h->p->dw, global, &g);
+	for (size_t qi = 0; qi < k.qlen; qi++)
+		walk_object(&k, &h->objs[k.queue[qi]]);
+	free(k.queue);
+	for (uint32_t i = 0; i < h->nobjs; i++)
+		if (h->objs[i].type) {
+			st->typed_objects++;
+			st->typed_bytes += gh_obj_size(h, &h->objs[i]);
+		}
+	return NULL;
+}
