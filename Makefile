@@ -13,7 +13,7 @@ LIBS    := -ldw -lelf -lbfd-multiarch
 DEB_PKGS := gcc make gdb gdb-multiarch python3.11-dev libdw-dev libelf-dev binutils-multiarch-dev \
             libcapstone-dev qemu-user zlib1g-dev libzstd-dev zstd python3-pytest
 
-CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c ext/heap/*.c \
+CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c ext/heap/*.c ext/gostructs/*.c \
                         ext/output/*.c ext/commands/*.c)
 HDRS      := $(wildcard ext/*/*.h ext/*/*.def)
 

@@ -118,6 +118,27 @@ const struct gh_command gh_commands[] = {
 	  "records pointers (arena bitmap, span heap bits, malloc headers, large type, noscan).\n"
 	  "Span records that fail validation are skipped and counted. --limit N (default 1000, 0 for all).",
 	  true, gh_cmd_spans },
+	{ "maps", "[--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N]",
+	  "every map in the heap: length, capacity, bytes of its own structure, waste",
+	  "Lists every map header in the heap (objects typed as a map) with its type, len, capacity in slots,\n"
+	  "the bytes of its own structure (header, bucket or group arrays, overflow buckets, swiss directory and\n"
+	  "tables, as heap slots), deleted slots (emptyOne tophashes; swiss tombstones), overflow buckets and\n"
+	  "load factor (entries / slots). Flags: never-shrunk (at least 64 slots and under 1/16 of them used: more\n"
+	  "sparse than inserts alone can leave a map), nested (values are maps: depth, count and bytes of every\n"
+	  "inner map), growing (a bucket map mid-evacuation), corrupt (see the warnings). --sort bytes (default),\n"
+	  "waste (bytes of unused slots) or len; --min-bytes N; --type REGEX on the map type; --limit N rows.",
+	  true, gh_cmd_maps },
+	{ "map", "ADDR|EXPR [--limit N] [--keys-only]", "the entries of one map (or sync.Map), decoded by type",
+	  "Prints a map's statistics and its entries: keys and values decoded by type (strings as text, numbers,\n"
+	  "interfaces as their dynamic type and value, pointers with the type of the object they point at).\n"
+	  "ADDR is the map header, a variable or field holding the map, or a sync.Map (then as syncmap). In GDB:\n"
+	  "goheap map 'main.cache'. --limit N entries (default 100, 0 for all); --keys-only.",
+	  true, gh_cmd_map },
+	{ "syncmap", "ADDR|EXPR [--limit N] [--keys-only]", "the entries of a sync.Map",
+	  "Prints the live entries of the sync.Map at ADDR (both implementations: read/dirty maps with deleted\n"
+	  "and expunged entries, up to Go 1.23 and 1.24 nosynchashtriemap; the HashTrieMap of 1.24+), its\n"
+	  "length and the bytes of its structure. In GDB: goheap syncmap &'main.registry'.",
+	  true, gh_cmd_syncmap },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

@@ -50,5 +50,8 @@ struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, str
 struct gh_error *gh_cmd_spans(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_object(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_map(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_syncmap(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

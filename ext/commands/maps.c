@@ -1,0 +1,497 @@
+/* goheap maps, map, syncmap: every map in the heap with what its own
+ * structure costs, and the entries of one map or sync.Map. */
+#include <inttypes.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gostructs/maps.h"
+#include "../gostructs/syncmap.h"
+#include "../gostructs/values.h"
+#include "../heap/heap.h"
+#include "../util/strutil.h"
+#include "commands.h"
+
+#define MAX_NEST 8          /* map[K]map[K]... levels followed */
+#define MAX_ROW_WARNINGS 20 /* warnings copied into the output */
+/* never-shrunk: at least this many slots, and fewer than 1/SPARSE of them
+ * used.  Right after growing, a bucket map is ≥ 6.5/16 full and a swiss
+ * table ≥ 7/16: inserts alone cannot leave a map below 1/16, so a map that
+ * sparse lost most of its peak entries to deletes (or was sized by a make
+ * hint it never used) and still holds the memory. */
+#define SPARSE_MIN_SLOTS 64
+#define SPARSE 16
+
+struct row {
+	uint64_t addr;
+	const struct gh_type *t;
+	struct gh_map_stats st;
+	unsigned depth;              /* map nesting of the type: 1 for map[K]V with V not a map */
+	uint64_t inner_maps, inner_bytes;
+	bool never_shrunk;
+	/* Room for the retention layer: which object owns the map and whether
+	 * several do (flags "shared"), filled in when that layer exists. */
+};
+
+static struct gh_error *setup(struct gh_program *p, struct gh_heap **h, struct gh_types **T)
+{
+	GH_TRY(gh_cmd_heap(p, h));
+	GH_TRY(gh_cmd_types(p, T));
+	if (!gh_cmd_typing(p))
+		return gh_errorf(GH_ERR_MISSING, "heap objects are untyped: maps cannot be found");
+	return NULL;
+}
+
+static unsigned type_depth(struct gh_types *T, const struct gh_type *t)
+{
+	unsigned d = 0;
+	while (t && t->kind == GH_KIND_MAP && d < MAX_NEST) {
+		d++;
+		t = gh_type_get(T, t->elem);
+	}
+	return d;
+}
+
+/* Inner maps of a map of maps, all levels: count and bytes. */
+struct nest {
+	struct gh_program *p;
+	struct gh_heap *h;
+	struct gh_types *T;
+	unsigned level;
+	uint64_t maps, bytes;
+};
+
+static bool inner(void *arg, const struct gh_map_entry *e)
+{
+	struct nest *n = arg;
+	uint64_t hdr;
+	if (!gh_read_u64(n->p->t, e->elem, &hdr) || !hdr)
+		return true;
+	struct gh_map_stats st;
+	const struct gh_type *et = gh_type_get(n->T, e->elem_type);
+	bool deeper = et && gh_type_get(n->T, et->elem) && gh_type_get(n->T, et->elem)->kind == GH_KIND_MAP &&
+		      n->level + 1 < MAX_NEST;
+	n->level++;
+	struct gh_error *err = gh_map_walk(n->p, n->h, n->T, hdr, e->elem_type, deeper ? inner : NULL, n, &st);
+	n->level--;
+	if (err) {
+		gh_error_free(err);
+		return true;
+	}
+	n->maps++;
+	n->bytes += st.bytes;
+	return true;
+}
+
+static char sort_key = 'b';
+
+static uint64_t waste(const struct row *r)
+{
+	/* Bytes of the unused slots: the structure's bytes pro rata. */
+	if (!r->st.capacity || r->st.live >= r->st.capacity)
+		return 0;
+	return (uint64_t)((double)r->st.bytes * (double)(r->st.capacity - r->st.live) / (double)r->st.capacity);
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	uint64_t kx = sort_key == 'l' ? x->st.len : sort_key == 'w' ? waste(x) : x->st.bytes;
+	uint64_t ky = sort_key == 'l' ? y->st.len : sort_key == 'w' ? waste(y) : y->st.bytes;
+	if (kx != ky)
+		return kx < ky ? 1 : -1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void put_load(struct gh_node *n, const struct gh_map_stats *st)
+{
+	if (st->capacity)
+		gh_put_strf(n, "load", "%.1f%%", 100.0 * (double)st->live / (double)st->capacity);
+	else
+		gh_put_str(n, "load", "-");
+}
+
+static void copy_warnings(struct gh_out *o, uint64_t addr, const struct gh_map_stats *st, unsigned *budget)
+{
+	for (uint32_t i = 0; i < st->nwarnings && i < GH_MAP_WARNINGS && *budget; i++, (*budget)--)
+		gh_out_warn(o, "map 0x%" PRIx64 ": %s", addr, st->warnings[i]);
+	if (st->nwarnings > GH_MAP_WARNINGS && *budget) {
+		gh_out_warn(o, "map 0x%" PRIx64 ": %" PRIu32 " more warnings", addr, st->nwarnings - GH_MAP_WARNINGS);
+		(*budget)--;
+	}
+}
+
+struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct gh_out *o)
+{
+	uint64_t min_bytes = 0, limit = 0;
+	const char *re_src = NULL;
+	sort_key = 'b';
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--sort") && i + 1 < argc) {
+			const char *k = argv[++i];
+			if (strcmp(k, "bytes") && strcmp(k, "waste") && strcmp(k, "len"))
+				return gh_errorf(GH_ERR_USAGE, "--sort takes bytes, waste or len");
+			sort_key = k[0];
+		} else if (!strcmp(argv[i], "--min-bytes") && i + 1 < argc) {
+			if (!gh_parse_u64(argv[++i], &min_bytes))
+				return gh_errorf(GH_ERR_USAGE, "--min-bytes takes a byte count");
+		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			if (!gh_parse_u64(argv[++i], &limit))
+				return gh_errorf(GH_ERR_USAGE, "--limit takes a count (0: all)");
+		} else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+			re_src = argv[++i];
+		} else
+			return gh_errorf(GH_ERR_USAGE, "usage: maps [--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N]");
+	}
+	regex_t re;
+	if (re_src && regcomp(&re, re_src, REG_EXTENDED | REG_NOSUB))
+		return gh_errorf(GH_ERR_USAGE, "--type: invalid regular expression '%s'", re_src);
+	struct gh_heap *h;
+	struct gh_types *T;
+	struct gh_error *err = setup(p, &h, &T);
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t failed = 0, total_bytes = 0, total_len = 0, total_cap = 0;
+	unsigned wbudget = MAX_ROW_WARNINGS;
+	for (uint32_t i = 0; !err && i < h->nobjs; i++) {
+		const struct gh_object *ob = &h->objs[i];
+		const struct gh_type *t = ob->type ? gh_type_get(T, ob->type) : NULL;
+		if (!t || t->kind != GH_KIND_MAP || (ob->addr_flags & GH_OBJ_GARBAGE) || gh_obj_is_tiny(h, ob))
+			continue;
+		if (re_src && regexec(&re, t->name, 0, NULL, 0))
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			struct row *nr = realloc(rows, nc * sizeof(*nr));
+			if (!nr) {
+				err = &gh_error_nomem;
+				break;
+			}
+			rows = nr;
+			cap = nc;
+		}
+		struct row *r = &rows[n];
+		memset(r, 0, sizeof(*r));
+		r->addr = gh_obj_addr(ob);
+		r->t = t;
+		struct gh_error *e = gh_map_walk(p, h, T, r->addr, ob->type, NULL, NULL, &r->st);
+		if (e) {
+			if (wbudget) {
+				gh_out_warn(o, "map 0x%" PRIx64 " (%s): %s", r->addr, t->name, e->msg);
+				wbudget--;
+			}
+			gh_error_free(e);
+			failed++;
+			continue;
+		}
+		copy_warnings(o, r->addr, &r->st, &wbudget);
+		r->depth = type_depth(T, t);
+		if (r->depth > 1) {
+			struct nest nn = { p, h, T, 0, 0, 0 };
+			struct gh_map_stats st;
+			e = gh_map_walk(p, h, T, r->addr, ob->type, inner, &nn, &st);
+			gh_error_free(e);
+			r->inner_maps = nn.maps;
+			r->inner_bytes = nn.bytes;
+		}
+		r->never_shrunk = r->st.capacity >= SPARSE_MIN_SLOTS && r->st.live * SPARSE < r->st.capacity;
+		if (r->st.bytes < min_bytes)
+			continue;
+		total_bytes += r->st.bytes;
+		total_len += r->st.live;
+		total_cap += r->st.capacity;
+		n++;
+	}
+	if (re_src)
+		regfree(&re);
+	if (err) {
+		free(rows);
+		return err;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_rows);
+	struct gh_node *root = gh_out_root(o);
+	gh_put_u64(root, "maps", n);
+	gh_put_bytes(root, "bytes", total_bytes);
+	gh_put_u64(root, "entries", total_len);
+	gh_put_u64(root, "slots", total_cap);
+	if (failed)
+		gh_put_u64(root, "undecodable", failed);
+	struct gh_node *tab = gh_put_table(root, "table");
+	for (size_t i = 0; i < n && (!limit || i < limit); i++) {
+		const struct row *r = &rows[i];
+		struct gh_node *row = gh_table_row(tab);
+		char flags[96] = "";
+		if (r->never_shrunk)
+			strcat(flags, "never-shrunk,");
+		if (r->depth > 1)
+			strcat(flags, "nested,");
+		if (r->st.growing)
+			strcat(flags, "growing,");
+		if (r->st.nwarnings)
+			strcat(flags, "corrupt,");
+		if (*flags)
+			flags[strlen(flags) - 1] = 0;
+		gh_put_addr(row, "address", r->addr);
+		gh_put_str(row, "type", r->t->name);
+		gh_put_u64(row, "len", r->st.len);
+		gh_put_u64(row, "capacity", r->st.capacity);
+		gh_put_bytes(row, "bytes", r->st.bytes);
+		gh_put_u64(row, "deleted", r->st.deleted);
+		gh_put_u64(row, "overflow", r->st.overflow);
+		put_load(row, &r->st);
+		gh_put_u64(row, "depth", r->depth);
+		gh_put_u64(row, "inner_maps", r->inner_maps);
+		gh_put_bytes(row, "inner_bytes", r->inner_bytes);
+		gh_put_str(row, "kind", r->st.swiss ? "swiss" : "buckets");
+		gh_put_str(row, "flags", flags);
+	}
+	free(rows);
+	return NULL;
+}
+
+/* ---- one map ---- */
+
+struct show {
+	struct gh_value_ctx c;
+	struct gh_node *tab;
+	uint64_t limit, shown;
+	bool keys_only;
+	char buf[1024];
+};
+
+static void show_entry(struct show *s, uint64_t key, gh_type_id kt, uint64_t val, gh_type_id vt)
+{
+	struct gh_node *row = gh_table_row(s->tab);
+	gh_value_text(&s->c, key, kt, s->buf, sizeof(s->buf));
+	gh_put_str(row, "key", s->buf);
+	if (!s->keys_only) {
+		gh_value_text(&s->c, val, vt, s->buf, sizeof(s->buf));
+		gh_put_str(row, "value", s->buf);
+	}
+	s->shown++;
+}
+
+static bool show_map_entry(void *arg, const struct gh_map_entry *e)
+{
+	struct show *s = arg;
+	if (s->limit && s->shown >= s->limit)
+		return false;
+	show_entry(s, e->key, e->key_type, e->elem, e->elem_type);
+	return true;
+}
+
+static bool show_sync_entry(void *arg, uint64_t key, uint64_t value)
+{
+	struct show *s = arg;
+	if (s->limit && s->shown >= s->limit)
+		return false;
+	show_entry(s, key, 0, value, 0);
+	return true;
+}
+
+enum what { NOT_A_MAP, A_MAP, A_SYNC_MAP };
+
+/* A heap object starts at a and is at least min bytes. */
+static bool object_start(struct gh_heap *h, uint64_t a, uint64_t min)
+{
+	const struct gh_object *o = a ? gh_heap_find(h, a) : NULL;
+	return o && gh_obj_addr(o) == a && gh_obj_size(h, o) >= min;
+}
+
+/* Whether the memory at addr has the shape of a non-empty sync.Map: a trie
+ * root that is an interior node, or a readOnly whose map is a map header.
+ * Shape, not names: it works on stripped executables and on fields. */
+static bool looks_like_syncmap(struct gh_program *p, struct gh_heap *h, struct gh_types *T, uint64_t addr)
+{
+	const struct gh_layout *L = &p->L;
+	uint64_t w = 0, m = 0;
+	uint8_t is_entry = 1;
+	if (!gh_syncmap_supported(p))
+		return false;
+	if (L->syncMap.trie.off >= 0)
+		return gh_read_field(p, addr + (uint64_t)L->syncMap.trie.off, &L->trieMap.root, &w) &&
+		       object_start(h, w, (uint64_t)L->trieIndirect.size_of) &&
+		       gh_read(p->t, w + (uint64_t)L->trieIndirect.isEntry.off, &is_entry, 1) && !is_entry;
+	if (!gh_read_field(p, addr, &L->syncMap.read, &w) || !object_start(h, w, (uint64_t)L->syncReadOnly.size_of) ||
+	    !gh_read_field(p, w, &L->syncReadOnly.m, &m))
+		return false;
+	/* read.m: a map header, typed as a map or not reached by typing */
+	const struct gh_object *o = m ? gh_heap_find(h, m) : NULL;
+	const struct gh_type *t = o && gh_obj_addr(o) == m ? gh_type_get(T, o->type) : NULL;
+	return !m || (o && gh_obj_addr(o) == m && (!t || t->kind == GH_KIND_MAP));
+}
+
+/* What addr designates: a map header (a heap object typed as a map), a
+ * variable or field holding a map, or a sync.Map (a global or a struct
+ * field of that type). */
+static enum what resolve(struct gh_program *p, struct gh_heap *h, struct gh_types *T, uint64_t addr, uint64_t *hdr,
+			 gh_type_id *mt)
+{
+	const struct gh_object *o = gh_heap_find(h, addr);
+	const struct gh_type *t = o && o->type ? gh_type_get(T, o->type) : NULL;
+	if (t && t->kind == GH_KIND_MAP && gh_obj_addr(o) == addr) {
+		*hdr = addr;
+		*mt = o->type;
+		return A_MAP;
+	}
+	if (t && t->kind == GH_KIND_STRUCT) { /* a field of a typed object */
+		uint64_t off = addr - gh_obj_addr(o);
+		if (t->size)
+			off %= t->size;
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			const struct gh_type *ft = gh_type_get(T, t->fields[i].type);
+			if (!ft || t->fields[i].offset != off)
+				continue;
+			if (!strcmp(ft->name, "sync.Map"))
+				return A_SYNC_MAP;
+			if (ft->kind == GH_KIND_MAP && gh_read_u64(p->t, addr, hdr) && *hdr) {
+				*mt = t->fields[i].type;
+				return A_MAP;
+			}
+		}
+	}
+	if (looks_like_syncmap(p, h, T, addr))
+		return A_SYNC_MAP;
+	/* A word holding a map pointer (a variable's address). */
+	uint64_t w;
+	const struct gh_object *to;
+	if (gh_read_u64(p->t, addr, &w) && w && (to = gh_heap_find(h, w)) && gh_obj_addr(to) == w && to->type &&
+	    gh_type_get(T, to->type)->kind == GH_KIND_MAP) {
+		*hdr = w;
+		*mt = to->type;
+		return A_MAP;
+	}
+	return NOT_A_MAP;
+}
+
+static struct gh_error *parse_entry_args(int argc, char **argv, const char *usage, uint64_t *addr, uint64_t *limit,
+					 bool *keys_only, const char **name)
+{
+	*name = NULL;
+	bool have = false;
+	*limit = 100;
+	*keys_only = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			if (!gh_parse_u64(argv[++i], limit))
+				return gh_errorf(GH_ERR_USAGE, "--limit takes a count (0: all)");
+		} else if (!strcmp(argv[i], "--keys-only")) {
+			*keys_only = true;
+		} else if (!have && gh_parse_u64(argv[i], addr)) {
+			have = true;
+		} else if (!have && argv[i][0] != '-') {
+			*name = argv[i];
+			have = true;
+		} else
+			return gh_errorf(GH_ERR_USAGE, "usage: %s", usage);
+	}
+	if (!have)
+		return gh_errorf(GH_ERR_USAGE, "usage: %s", usage);
+	return NULL;
+}
+
+static struct gh_error *show_sync(struct gh_program *p, struct gh_heap *h, struct show *s, uint64_t addr,
+				  struct gh_out *o)
+{
+	struct gh_syncmap_stats st;
+	GH_TRY(gh_syncmap_walk(p, h, s->c.T, addr, NULL, NULL, &st));
+	struct gh_node *root = gh_out_root(o);
+	gh_put_addr(root, "address", addr);
+	gh_put_str(root, "type", "sync.Map");
+	gh_put_str(root, "implementation", st.trie ? "HashTrieMap" : "read/dirty");
+	gh_put_u64(root, "len", st.len);
+	gh_put_bytes(root, "bytes", st.bytes);
+	if (st.trie) {
+		gh_put_u64(root, "nodes", st.nodes);
+		gh_put_u64(root, "depth", st.max_depth);
+	} else {
+		gh_put_bool(root, "amended", st.amended);
+		gh_put_u64(root, "read_entries", st.read_len);
+		gh_put_u64(root, "dirty_entries", st.dirty_len);
+		gh_put_u64(root, "deleted", st.deleted);
+		gh_put_u64(root, "expunged", st.expunged);
+	}
+	gh_put_u64(root, "shown", st.len < s->limit || !s->limit ? st.len : s->limit);
+	s->tab = gh_put_table(root, "entries");
+	struct gh_syncmap_stats st2;
+	GH_TRY(gh_syncmap_walk(p, h, s->c.T, addr, show_sync_entry, s, &st2));
+	for (uint32_t i = 0; i < st.nwarnings && i < GH_MAP_WARNINGS; i++)
+		gh_out_warn(o, "sync.Map 0x%" PRIx64 ": %s", addr, st.warnings[i]);
+	return NULL;
+}
+
+static struct gh_error *entries_cmd(struct gh_program *p, int argc, char **argv, struct gh_out *o, bool sync_only)
+{
+	const char *usage = sync_only ? "syncmap ADDR|EXPR [--limit N] [--keys-only]"
+				      : "map ADDR|EXPR [--limit N] [--keys-only]";
+	uint64_t addr, limit;
+	bool keys_only;
+	const char *var;
+	GH_TRY(parse_entry_args(argc, argv, usage, &addr, &limit, &keys_only, &var));
+	if (var) { /* a global variable by its Go name (DWARF) */
+		if (!p->dw || !gh_dwarf_variable(p->dw, var, &addr))
+			return gh_errorf(GH_ERR_NOT_FOUND, "no global variable '%s'%s", var,
+					 p->dw ? "" : " (the executable has no DWARF: give an address)");
+		addr += p->exe->bias;
+		const char *tn = gh_dwarf_variable_type_name(p->dw, var);
+		sync_only = sync_only || (tn && !strcmp(tn, "sync.Map"));
+	}
+	struct gh_heap *h;
+	struct gh_types *T;
+	GH_TRY(setup(p, &h, &T));
+	struct show s = { .c = { p, h, T }, .limit = limit, .keys_only = keys_only };
+	uint64_t hdr = 0;
+	gh_type_id mt = 0;
+	enum what w = resolve(p, h, T, addr, &hdr, &mt);
+	if (sync_only || w == A_SYNC_MAP)
+		return show_sync(p, h, &s, addr, o);
+	if (w == NOT_A_MAP)
+		return gh_errorf(GH_ERR_NOT_FOUND, "0x%" PRIx64 " is neither a map header, a variable holding a map, nor a "
+				 "sync.Map (use syncmap for a sync.Map goheap cannot recognise)", addr);
+	struct gh_node *root = gh_out_root(o);
+	struct gh_map_stats st;
+	GH_TRY(gh_map_walk(p, h, T, hdr, mt, NULL, NULL, &st));
+	gh_put_addr(root, "address", hdr);
+	gh_put_str(root, "type", gh_type_get(T, mt)->name);
+	gh_put_str(root, "kind", st.swiss ? "swiss" : "buckets");
+	gh_put_u64(root, "len", st.len);
+	gh_put_u64(root, "capacity", st.capacity);
+	gh_put_u64(root, "deleted", st.deleted);
+	gh_put_u64(root, "empty", st.empty);
+	gh_put_bytes(root, "bytes", st.bytes);
+	if (st.indirect_bytes)
+		gh_put_bytes(root, "indirect_bytes", st.indirect_bytes);
+	put_load(root, &st);
+	if (st.swiss) {
+		gh_put_u64(root, "directory", st.dir_len);
+		gh_put_u64(root, "tables", st.tables);
+		gh_put_u64(root, "groups", st.buckets);
+	} else {
+		gh_put_u64(root, "B", st.B);
+		gh_put_u64(root, "buckets", st.buckets);
+		gh_put_u64(root, "overflow", st.overflow);
+		gh_put_bool(root, "growing", st.growing);
+		if (st.growing) {
+			gh_put_u64(root, "old_buckets", st.old_buckets);
+			gh_put_u64(root, "nevacuate", st.nevacuate);
+		}
+	}
+	gh_put_u64(root, "shown", st.live < limit || !limit ? st.live : limit);
+	s.tab = gh_put_table(root, "entries");
+	struct gh_map_stats st2;
+	GH_TRY(gh_map_walk(p, h, T, hdr, mt, show_map_entry, &s, &st2));
+	unsigned budget = MAX_ROW_WARNINGS;
+	copy_warnings(o, hdr, &st, &budget);
+	return NULL;
+}
+
+struct gh_error *gh_cmd_map(struct gh_program *p, int argc, char **argv, struct gh_out *o)
+{
+	return entries_cmd(p, argc, argv, o, false);
+}
+
+struct gh_error *gh_cmd_syncmap(struct gh_program *p, int argc, char **argv, struct gh_out *o)
+{
+	return entries_cmd(p, argc, argv, o, true);
+}
