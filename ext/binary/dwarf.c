@@ -354,3 +354,139 @@ const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name)
 		return NULL;
 	return dwarf_diename(&ty);
 }
+
+void gh_dwarf_foreach_function(struct gh_dwarf *d, gh_dwarf_func_fn fn, void *arg)
+{
+	if (!d)
+		return;
+	Dwarf_Off cuoff = 0, next;
+	size_t hsize;
+	while (dwarf_nextcu(d->dw, cuoff, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, child;
+		if (dwarf_offdie(d->dw, cuoff + hsize, &cu) && dwarf_child(&cu, &child) == 0) {
+			do {
+				Dwarf_Addr lo, hi;
+				if (dwarf_tag(&child) == DW_TAG_subprogram && dwarf_lowpc(&child, &lo) == 0 &&
+				    dwarf_highpc(&child, &hi) == 0 && hi > lo)
+					fn(arg, lo, hi, dwarf_dieoffset(&child));
+			} while (dwarf_siblingof(&child, &child) == 0);
+		}
+		cuoff = next;
+	}
+}
+
+/* Evaluates the memory location forms Go emits for frame-resident
+ * variables: DW_OP_call_frame_cfa [DW_OP_consts N DW_OP_plus |
+ * DW_OP_plus_uconst N], DW_OP_fbreg N (Go's frame base is the CFA), each
+ * optionally followed by DW_OP_piece.  false for anything else. */
+static bool cfa_location(const Dwarf_Op *ops, size_t n, int64_t *off, bool *pieces)
+{
+	int64_t stack[4];
+	size_t sp = 0;
+	bool cfa = false;
+	*pieces = false;
+	for (size_t i = 0; i < n; i++) {
+		switch (ops[i].atom) {
+		case DW_OP_call_frame_cfa:
+			if (sp || cfa)
+				return false;
+			cfa = true;
+			stack[sp++] = 0;
+			break;
+		case DW_OP_fbreg:
+			if (sp || cfa)
+				return false;
+			cfa = true;
+			stack[sp++] = (int64_t)ops[i].number;
+			break;
+		case DW_OP_consts:
+		case DW_OP_constu:
+		case DW_OP_const1s: case DW_OP_const2s: case DW_OP_const4s: case DW_OP_const8s:
+		case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u: case DW_OP_const8u:
+			if (sp == 4)
+				return false;
+			stack[sp++] = (int64_t)ops[i].number;
+			break;
+		case DW_OP_plus:
+			if (sp < 2)
+				return false;
+			stack[sp - 2] += stack[sp - 1];
+			sp--;
+			break;
+		case DW_OP_minus:
+			if (sp < 2)
+				return false;
+			stack[sp - 2] -= stack[sp - 1];
+			sp--;
+			break;
+		case DW_OP_plus_uconst:
+			if (sp < 1)
+				return false;
+			stack[sp - 1] += (int64_t)ops[i].number;
+			break;
+		case DW_OP_piece:
+			*pieces = i + 1 < n;
+			i = n; /* the first piece is the one located */
+			break;
+		default:
+			return false;
+		}
+	}
+	if (!cfa || sp != 1)
+		return false;
+	*off = stack[0];
+	return true;
+}
+
+static size_t locals_of(struct gh_dwarf *d, Dwarf_Die *parent, uint64_t pc, gh_dwarf_local_fn fn, void *arg, int depth)
+{
+	Dwarf_Die c;
+	size_t n = 0;
+	if (depth > 16 || dwarf_child(parent, &c) != 0)
+		return 0;
+	do {
+		int tag = dwarf_tag(&c);
+		if (tag == DW_TAG_lexical_block || tag == DW_TAG_inlined_subroutine) {
+			if (dwarf_haspc(&c, pc) == 1)
+				n += locals_of(d, &c, pc, fn, arg, depth + 1);
+			continue;
+		}
+		if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
+			continue;
+		Dwarf_Attribute a;
+		if (!dwarf_attr_integrate(&c, DW_AT_location, &a))
+			continue;
+		Dwarf_Op *ops;
+		size_t nops;
+		struct gh_dwarf_local l = { .is_param = tag == DW_TAG_formal_parameter };
+		if (dwarf_getlocation_addr(&a, pc, &ops, &nops, 1) != 1 || !cfa_location(ops, nops, &l.cfa_offset, &l.pieces))
+			continue;
+		l.name = dwarf_diename(&c);
+		if (!l.name) {
+			Dwarf_Attribute na;
+			l.name = dwarf_formstring(dwarf_attr_integrate(&c, DW_AT_name, &na));
+		}
+		Dwarf_Die ty;
+		if (dwarf_formref_die(dwarf_attr_integrate(&c, DW_AT_type, &a), &ty)) {
+			l.type_name = dwarf_diename(&ty);
+			die_runtime_type(ty, &l.type_off);
+			Dwarf_Die st = ty;
+			Dwarf_Word w;
+			if (strip_typedefs(&st) && dwarf_aggregate_size(&st, &w) == 0)
+				l.size = w;
+		}
+		if (!l.name)
+			continue;
+		fn(arg, &l);
+		n++;
+	} while (dwarf_siblingof(&c, &c) == 0);
+	return n;
+}
+
+size_t gh_dwarf_function_locals(struct gh_dwarf *d, uint64_t die, uint64_t pc, gh_dwarf_local_fn fn, void *arg)
+{
+	Dwarf_Die f;
+	if (!d || !dwarf_offdie(d->dw, die, &f) || dwarf_tag(&f) != DW_TAG_subprogram)
+		return 0;
+	return locals_of(d, &f, pc, fn, arg, 0);
+}

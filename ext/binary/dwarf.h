@@ -44,4 +44,29 @@ void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg
 /* Name of the DWARF type of a global variable ("sync.Map"); NULL if unknown. */
 const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name);
 
+/* Functions and their variables, for typing the locals of stack frames.
+ * fn is called for every DW_TAG_subprogram with code (link-time low/high
+ * PC) and its DIE offset. */
+typedef void (*gh_dwarf_func_fn)(void *arg, uint64_t lowpc, uint64_t highpc, uint64_t die);
+void gh_dwarf_foreach_function(struct gh_dwarf *d, gh_dwarf_func_fn fn, void *arg);
+
+/* A variable or parameter of a function, where it is at one PC. */
+struct gh_dwarf_local {
+	const char *name;
+	const char *type_name; /* the DWARF type's name, NULL if none */
+	uint64_t type_off;     /* DW_AT_go_runtime_type of its type (offset from moduledata.types), 0 if none */
+	uint64_t size;         /* of its type, 0 if unknown */
+	int64_t cfa_offset;    /* its (first piece's) memory: CFA + cfa_offset */
+	bool is_param;
+	bool pieces;           /* only the first piece is at cfa_offset */
+};
+typedef void (*gh_dwarf_local_fn)(void *arg, const struct gh_dwarf_local *l);
+/* Calls fn for each variable and formal parameter of the function at DIE
+ * die (and of its lexical blocks and inlined calls covering pc) whose
+ * location at link-time pc is in memory relative to the frame's CFA
+ * (DW_OP_call_frame_cfa or DW_OP_fbreg forms); register-only locations are
+ * skipped.  Location lists (DWARF 4 .debug_loc, DWARF 5 .debug_loclists)
+ * are resolved by libdw.  Returns the number of variables passed. */
+size_t gh_dwarf_function_locals(struct gh_dwarf *d, uint64_t die, uint64_t pc, gh_dwarf_local_fn fn, void *arg);
+
 #endif

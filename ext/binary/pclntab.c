@@ -209,3 +209,58 @@ bool gh_pclntab_fileline(const struct gh_pclntab *p, const struct gh_func *f, ui
 	*file = (const char *)p->data + at;
 	return true;
 }
+
+#define FUNC_DEFERRETURN 12
+#define FUNC_PCSP 16
+#define FUNC_NPCDATA 28
+#define FUNC_STARTLINE 36
+#define FUNC_NFUNCDATA 43
+
+bool gh_pclntab_funcinfo(const struct gh_pclntab *p, const struct gh_func *f, struct gh_funcinfo *fi)
+{
+	uint8_t rec[FUNC_SIZE];
+	if (!get(p, p->pcln_off + f->off, rec, sizeof(rec)))
+		return false;
+	memcpy(&fi->deferreturn, rec + FUNC_DEFERRETURN, 4);
+	memcpy(&fi->pcsp, rec + FUNC_PCSP, 4);
+	memcpy(&fi->npcdata, rec + FUNC_NPCDATA, 4);
+	memcpy(&fi->startline, rec + FUNC_STARTLINE, 4);
+	fi->nfuncdata = rec[FUNC_NFUNCDATA];
+	/* The pcdata and funcdata arrays follow the record. */
+	return fi->npcdata <= 256 && p->pcln_off + f->off + FUNC_SIZE + 4ull * (fi->npcdata + fi->nfuncdata) <= p->size;
+}
+
+bool gh_pclntab_pcdata(const struct gh_pclntab *p, const struct gh_func *f, uint32_t idx, uint64_t pc, int32_t *val)
+{
+	struct gh_funcinfo fi;
+	uint32_t tab;
+	if (!gh_pclntab_funcinfo(p, f, &fi) || idx >= fi.npcdata ||
+	    !get(p, p->pcln_off + f->off + FUNC_SIZE + 4ull * idx, &tab, 4) || !tab)
+		return false;
+	return gh_pclntab_pcvalue(p, f, tab, pc, val);
+}
+
+bool gh_pclntab_funcdata(const struct gh_pclntab *p, const struct gh_func *f, uint32_t idx, uint32_t *off)
+{
+	struct gh_funcinfo fi;
+	if (!gh_pclntab_funcinfo(p, f, &fi) || idx >= fi.nfuncdata ||
+	    !get(p, p->pcln_off + f->off + FUNC_SIZE + 4ull * (fi.npcdata + idx), off, 4))
+		return false;
+	return *off != 0xffffffffu;
+}
+
+bool gh_pclntab_func_at(const struct gh_pclntab *p, uint64_t i, struct gh_func *f)
+{
+	uint32_t eo, fo;
+	if (!p->data || i >= p->nfunc || !ftab(p, i, &eo, &fo))
+		return false;
+	return gh_pclntab_find(p, p->text + eo, f) && f->off == fo;
+}
+
+bool gh_pclntab_find_name(const struct gh_pclntab *p, const char *name, struct gh_func *f)
+{
+	for (uint64_t i = 0; i < p->nfunc; i++)
+		if (gh_pclntab_func_at(p, i, f) && !strcmp(f->name, name))
+			return true;
+	return false;
+}

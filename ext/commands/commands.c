@@ -139,6 +139,23 @@ const struct gh_command gh_commands[] = {
 	  "and expunged entries, up to Go 1.23 and 1.24 nosynchashtriemap; the HashTrieMap of 1.24+), its\n"
 	  "length and the bytes of its structure. In GDB: goheap syncmap &'main.registry'.",
 	  true, gh_cmd_syncmap },
+	{ "goroutines", "[--group-by wait|start|creator|stack] [--min-count N]", "list goroutines, or count them by wait reason, start, creator or stack",
+	  "Lists every live goroutine (runtime.allgs without the dead ones): id, status or wait reason as the\n"
+	  "runtime prints it, how long it has waited (a lower bound: against the latest runtime timestamp in the\n"
+	  "target), its start function (the outermost frame that is not compiler-generated), where it was created,\n"
+	  "its stack size, the thread it runs on, and whether the runtime counts it as a system goroutine.\n"
+	  "--group-by counts goroutines by wait reason, start function, creation site or whole stack, largest\n"
+	  "group first, with their ids; --min-count N hides smaller groups.",
+	  true, gh_cmd_goroutines },
+	{ "goroutine", "ID|all [bt|frames|slots|locals]", "one goroutine's backtrace, frames, pointer slots or typed locals",
+	  "bt (default): the goroutine's frames, innermost first, with file:line, unwound with pclntab the way the\n"
+	  "runtime does (a running goroutine from its thread's registers, through a signal frame if needed).\n"
+	  "frames: also pc, sp, fp (the DWARF CFA), entry, continuation pc and frame size. slots: the stack words\n"
+	  "the garbage collector treats as pointers (stack maps, reachable stack objects, frames scanned\n"
+	  "conservatively, defer records, the closure context). locals: the DWARF variables and parameters\n"
+	  "of each frame with their type, address and value, and the heap object a pointer value lands in.\n"
+	  "'all' prints the view for every goroutine.",
+	  true, gh_cmd_goroutine },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

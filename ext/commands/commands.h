@@ -53,5 +53,9 @@ struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, s
 struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_map(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_syncmap(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+/* Goroutine commands (goroutines.c); their list is cached in
+ * p->cache[GH_CACHE_GOROUTINES] (slot 4, ext/runtime/goroutines.h). */
+struct gh_error *gh_cmd_goroutines(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 
 #endif

@@ -1,0 +1,142 @@
+/* Typed locals of a goroutine's frames: the function's DWARF variables and
+ * parameters whose location at the frame's PC is in the frame (an offset
+ * from the CFA, which is the runtime's frame.fp on both architectures: Go's
+ * .debug_frame defines CFA as SP + pcsp, plus the return address on amd64),
+ * with the runtime type descriptor of their type (DW_AT_go_runtime_type +
+ * moduledata.types).  A variable whose words are all dead in the frame's
+ * stack map is still listed: DWARF stack locations cover the whole
+ * function. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "goroutines.h"
+
+struct gh_dwfunc {
+	uint64_t lo, hi, die;
+};
+
+struct fvec {
+	struct gh_dwfunc *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void collect(void *arg, uint64_t lo, uint64_t hi, uint64_t die)
+{
+	struct fvec *f = arg;
+	if (f->n == f->cap) {
+		size_t nc = f->cap ? f->cap * 2 : 1024;
+		struct gh_dwfunc *v = realloc(f->v, nc * sizeof(*v));
+		if (!v) {
+			f->nomem = true;
+			return;
+		}
+		f->v = v;
+		f->cap = nc;
+	}
+	f->v[f->n++] = (struct gh_dwfunc){ lo, hi, die };
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct gh_dwfunc *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static const struct gh_dwfunc *func_at(const struct gh_goroutines *gs, uint64_t pc)
+{
+	size_t lo = 0, hi = gs->ndwfuncs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (gs->dwfuncs[mid].lo <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || pc >= gs->dwfuncs[lo - 1].hi)
+		return NULL;
+	return &gs->dwfuncs[lo - 1];
+}
+
+struct lvec {
+	struct gh_goroutines *gs;
+	struct gh_local *v;
+	size_t n, cap;
+	uint32_t frame;
+	uint64_t cfa, types;
+	bool nomem;
+};
+
+static void take(void *arg, const struct gh_dwarf_local *l)
+{
+	struct lvec *o = arg;
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 32;
+		struct gh_local *v = realloc(o->v, nc * sizeof(*v));
+		if (!v) {
+			o->nomem = true;
+			return;
+		}
+		o->v = v;
+		o->cap = nc;
+	}
+	/* libdw's strings live as long as the DWARF handle, i.e. the program. */
+	o->v[o->n++] = (struct gh_local){
+		.frame = o->frame,
+		.name = l->name,
+		.addr = o->cfa + (uint64_t)l->cfa_offset,
+		.size = l->size,
+		.type_name = l->type_name,
+		.type_desc = l->type_off && o->types ? o->types + l->type_off : 0,
+		.is_param = l->is_param,
+		.pieces = l->pieces,
+	};
+}
+
+struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_goroutine *g)
+{
+	if (g->typed)
+		return NULL;
+	GH_TRY(gh_goroutine_frames(gs, g));
+	struct gh_program *p = gs->p;
+	g->typed = true;
+	if (!p->dw)
+		return NULL;
+	if (!gs->dwfuncs_built) {
+		struct fvec f = { 0 };
+		gh_dwarf_foreach_function(p->dw, collect, &f);
+		if (f.nomem) {
+			free(f.v);
+			g->typed = false;
+			return &gh_error_nomem;
+		}
+		qsort(f.v, f.n, sizeof(*f.v), func_cmp);
+		gs->dwfuncs = f.v;
+		gs->ndwfuncs = f.n;
+		gs->dwfuncs_built = true;
+	}
+	struct lvec o = { .gs = gs };
+	if (p->moduledata)
+		gh_read_field(p, p->moduledata, &p->L.moduledata.types, &o.types);
+	uint64_t bias = p->exe->bias;
+	for (uint32_t i = 0; i < g->nframes && !o.nomem; i++) {
+		const struct gh_frame *fr = &g->frames[i];
+		/* A return address may already be past the call's range: look
+		 * up the call instruction, unless the frame was interrupted. */
+		uint64_t pc = fr->pc > fr->entry && !(fr->flags & GH_FRAME_INTERRUPTED) ? fr->pc - 1 : fr->pc;
+		const struct gh_dwfunc *df = func_at(gs, pc - bias);
+		if (!df)
+			continue;
+		o.frame = i;
+		o.cfa = fr->fp;
+		gh_dwarf_function_locals(p->dw, df->die, pc - bias, take, &o);
+	}
+	if (o.nomem) {
+		free(o.v);
+		return &gh_error_nomem;
+	}
+	g->locals = o.v;
+	g->nlocals = o.n;
+	return NULL;
+}
