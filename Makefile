@@ -30,7 +30,7 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-build: $(BUILD)/goheap $(BUILD)/_goheap.so $(BUILD)/goheap.py
+build: $(BUILD)/goheap $(BUILD)/_goheap.so $(BUILD)/goheap.py $(BUILD)/goheap_printers.py
 
 $(BUILD)/%.o: ext/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -56,7 +56,7 @@ $(BUILD)/frontend/gdbmod.o: ext/frontend/gdbmod.c $(HDRS)
 $(BUILD)/_goheap.so: $(CORE_OBJS) $(BUILD)/frontend/gdbmod.o
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS)
 
-$(BUILD)/goheap.py: ext/frontend/goheap.py
+$(BUILD)/%.py: ext/frontend/%.py
 	cp $< $@
 
 # ASan+UBSan build of the CLI, used by test-asan.

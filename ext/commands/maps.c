@@ -256,7 +256,7 @@ struct show {
 	struct gh_value_ctx c;
 	struct gh_node *tab;
 	uint64_t limit, shown;
-	bool keys_only;
+	bool keys_only, addresses;
 	char buf[1024];
 };
 
@@ -265,6 +265,10 @@ static void show_entry(struct show *s, uint64_t key, gh_type_id kt, uint64_t val
 	struct gh_node *row = gh_table_row(s->tab);
 	gh_value_text(&s->c, key, kt, s->buf, sizeof(s->buf));
 	gh_put_str(row, "key", s->buf);
+	if (s->addresses) { /* for debuggers, which print the values themselves */
+		gh_put_addr(row, "key_addr", key);
+		gh_put_addr(row, "value_addr", val);
+	}
 	if (!s->keys_only) {
 		gh_value_text(&s->c, val, vt, s->buf, sizeof(s->buf));
 		gh_put_str(row, "value", s->buf);
@@ -366,9 +370,11 @@ static enum what resolve(struct gh_program *p, struct gh_heap *h, struct gh_type
 }
 
 static struct gh_error *parse_entry_args(int argc, char **argv, const char *usage, uint64_t *addr, uint64_t *limit,
-					 bool *keys_only, const char **name)
+					 bool *keys_only, const char **name, const char **as, bool *addresses)
 {
+	*addresses = false;
 	*name = NULL;
+	*as = NULL;
 	bool have = false;
 	*limit = 100;
 	*keys_only = false;
@@ -378,6 +384,10 @@ static struct gh_error *parse_entry_args(int argc, char **argv, const char *usag
 				return gh_errorf(GH_ERR_USAGE, "--limit takes a count (0: all)");
 		} else if (!strcmp(argv[i], "--keys-only")) {
 			*keys_only = true;
+		} else if (!strcmp(argv[i], "--addresses")) {
+			*addresses = true;
+		} else if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+			*as = argv[++i];
 		} else if (!have && gh_parse_u64(argv[i], addr)) {
 			have = true;
 		} else if (!have && argv[i][0] != '-') {
@@ -423,12 +433,13 @@ static struct gh_error *show_sync(struct gh_program *p, struct gh_heap *h, struc
 
 static struct gh_error *entries_cmd(struct gh_program *p, int argc, char **argv, struct gh_out *o, bool sync_only)
 {
-	const char *usage = sync_only ? "syncmap ADDR|EXPR [--limit N] [--keys-only]"
-				      : "map ADDR|EXPR [--limit N] [--keys-only]";
+	const char *usage = sync_only ? "syncmap ADDR|EXPR [--limit N] [--keys-only] [--addresses]"
+				      : "map ADDR|EXPR [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]";
 	uint64_t addr, limit;
 	bool keys_only;
-	const char *var;
-	GH_TRY(parse_entry_args(argc, argv, usage, &addr, &limit, &keys_only, &var));
+	const char *var, *as;
+	bool addresses;
+	GH_TRY(parse_entry_args(argc, argv, usage, &addr, &limit, &keys_only, &var, &as, &addresses));
 	if (var) { /* a global variable by its Go name (DWARF) */
 		if (!p->dw || !gh_dwarf_variable(p->dw, var, &addr))
 			return gh_errorf(GH_ERR_NOT_FOUND, "no global variable '%s'%s", var,
@@ -440,10 +451,19 @@ static struct gh_error *entries_cmd(struct gh_program *p, int argc, char **argv,
 	struct gh_heap *h;
 	struct gh_types *T;
 	GH_TRY(setup(p, &h, &T));
-	struct show s = { .c = { p, h, T }, .limit = limit, .keys_only = keys_only };
+	struct show s = { .c = { p, h, T }, .limit = limit, .keys_only = keys_only, .addresses = addresses };
 	uint64_t hdr = 0;
 	gh_type_id mt = 0;
-	enum what w = resolve(p, h, T, addr, &hdr, &mt);
+	enum what w = NOT_A_MAP;
+	if (as && !sync_only) { /* a header the typing pass did not reach (stripped executables) */
+		const struct gh_type *at = gh_type_get(T, mt = gh_type_by_name(T, as));
+		if (!at || at->kind != GH_KIND_MAP)
+			return gh_errorf(GH_ERR_NOT_FOUND, "--as: no map type named '%s' in the program", as);
+		hdr = addr;
+		w = A_MAP;
+	} else {
+		w = resolve(p, h, T, addr, &hdr, &mt);
+	}
 	if (sync_only || w == A_SYNC_MAP)
 		return show_sync(p, h, &s, addr, o);
 	if (w == NOT_A_MAP)

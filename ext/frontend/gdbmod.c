@@ -247,10 +247,15 @@ static PyObject *py_commands(PyObject *mod, PyObject *noargs)
 	return l;
 }
 
+static PyObject *py_value_text(PyObject *mod, PyObject *args);
+
 static PyMethodDef methods[] = {
 	{ "run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS,
 	  "run(argv, json=False, session=None) -> str: run one goheap command and return its output." },
 	{ "commands", py_commands, METH_NOARGS, "commands() -> [(name, usage, summary, help, needs_target)]" },
+	{ "value_text", py_value_text, METH_VARARGS,
+	  "value_text(session, addr, type_name=None) -> str: the Go value at addr as goheap prints it\n"
+	  "(type_name None: an interface value, empty or not)." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -274,4 +279,34 @@ PyMODINIT_FUNC PyInit__goheap(void)
 		return NULL;
 	}
 	return m;
+}
+
+/* For the pretty printers (goheap_printers.py): one value as text, by its
+ * runtime type, e.g. an interface as its dynamic type and value. */
+#include "../gostructs/values.h"
+
+static PyObject *py_value_text(PyObject *mod, PyObject *args)
+{
+	PyObject *session;
+	unsigned long long addr;
+	const char *type_name = NULL;
+	if (!PyArg_ParseTuple(args, "O!K|z", &SessionType, &session, &addr, &type_name))
+		return NULL;
+	struct gh_program *p = ((Session *)session)->prog;
+	struct gh_heap *h;
+	struct gh_types *T;
+	struct gh_error *err = gh_cmd_heap(p, &h);
+	if (!err)
+		err = gh_cmd_types(p, &T);
+	if (err)
+		return raise_err(err);
+	gh_type_id id = type_name ? gh_type_by_name(T, type_name) : 0;
+	if (type_name && !id) {
+		PyErr_Format(GhError, "no Go type named '%s' in the program", type_name);
+		return NULL;
+	}
+	struct gh_value_ctx c = { p, h, T };
+	char buf[1024];
+	gh_value_text(&c, addr, id, buf, sizeof(buf));
+	return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
 }

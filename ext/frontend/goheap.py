@@ -207,3 +207,4 @@ def _split_opts(words, name):
 _Goheap()
 for _c in _goheap.commands():
     _make_sub(_c[0], _c[1], _c[2], _c[3])
+__import__("goheap_printers").register(sys.modules[__name__])  # pretty printers, from this directory

@@ -57,6 +57,17 @@ gh_type_id gh_iface_dynamic_type(const struct gh_value_ctx *c, uint64_t addr, gh
 		gh_error_free(err);
 		return 0;
 	}
+	/* Interface type unknown (a debugger's value): no dynamic type is an
+	 * interface, so an interface descriptor here is an itab's first word. */
+	const struct gh_type *d = gh_type_get(c->T, id);
+	if (!it && d && d->kind == GH_KIND_INTERFACE) {
+		if (c->p->L.itab.type.off < 0 || !gh_read_field(c->p, w0, &c->p->L.itab.type, &desc))
+			return 0;
+		if ((err = gh_type_at(c->T, desc, &id))) {
+			gh_error_free(err);
+			return 0;
+		}
+	}
 	return id;
 }
 
@@ -199,7 +210,7 @@ static void value(const struct gh_value_ctx *c, struct sb *s, uint64_t a, gh_typ
 		return;
 	case GH_KIND_MAP: case GH_KIND_CHAN: {
 		uint64_t len;
-		pointer_text(c, s, w0, 0);
+		pointer_text(c, s, w0, id); /* headers are typed as the map or chan type */
 		if (!w0)
 			return;
 		if (t->kind == GH_KIND_MAP && gh_value_map_len(c->p, w0, t->map_swiss, &len))

@@ -22,11 +22,13 @@ struct gh_value_ctx {
 };
 
 /* The value of type `type` at addr, as text in buf (always terminated,
- * truncated to n).  type 0 means the empty interface (interface {}). */
+ * truncated to n).  type 0 means an interface value of unknown interface
+ * type (empty or not). */
 void gh_value_text(const struct gh_value_ctx *c, uint64_t addr, gh_type_id type, char *buf, size_t n);
 
 /* The dynamic type of the interface value at addr (iface: through its
- * itab).  0 for nil or an unreadable type word. */
+ * itab).  0 for nil or an unreadable type word.  iface_type 0: either
+ * kind of interface, told apart by what the first word points at. */
 gh_type_id gh_iface_dynamic_type(const struct gh_value_ctx *c, uint64_t addr, gh_type_id iface_type);
 
 /* A map or channel header's length (hmap.count, Map.used, hchan.qcount). */

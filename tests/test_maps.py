@@ -1,0 +1,335 @@
+"""Maps and sync.Map (docs/maps.md) against what the fixture built (corefiles/src/leaky/main.go,
+facts.json) and against GDB reading the runtime's own map headers through DWARF.
+
+Expected values never come from goheap: entry keys and values follow from the fixture source,
+lengths from facts.json, capacities, overflow buckets and tombstones from the runtime's own
+counters read by GDB (hmap.B and hmap.noverflow; swiss table capacity, used and growthLeft)."""
+import json
+import os
+import struct
+import subprocess
+import textwrap
+
+import pytest
+
+import corpus
+from helpers import GOHEAP, REPO, SKIP_GDB, gdb_batch, run, run_json, target_args
+
+PLANTED = {  # facts sample path -> pattern
+    "main.cache": "cache",
+    "main.index": "index",
+    "main.sessions": "sessions",
+    "main.holderA.m": "shared_map",
+}
+
+
+def header(case, path):
+    """(address, type) of a planted map header, from facts.json."""
+    for pat in case["facts"]["patterns"].values():
+        for s in pat["samples"]:
+            if s["path"] == path and "map header" in s.get("note", ""):
+                return int(s["addr"], 16), s["type"]
+    raise AssertionError("no map header %s in facts" % path)
+
+
+def entries(case, paths, path, extra=()):
+    addr, typ = header(case, path)
+    args = target_args(case, paths) + ["map", hex(addr), "--limit", "0"] + list(extra)
+    if case["stripped"]:
+        args += ["--as", typ]  # typing reaches map headers through DWARF globals
+    res = run_json(args)
+    assert res["type"] == typ
+    assert res["shown"] == len(res["entries"]) == res["len"]
+    return res, {e["key"]: e.get("value") for e in res["entries"]}
+
+
+def q(s):
+    return '"%s"' % s
+
+
+# ---- what the fixture built (main.go) ----
+
+def expected_cache():
+    exp = {}
+    for i in range(2000):
+        exp[q("user:%d" % i)] = ("prefix", "*main.Payload(0x")
+    for i in range(200):
+        s = ("string value %d " % i) * (4 + i % 20)
+        text = 'string("%s"' % s[:200] + ('... (len %d))' % len(s) if len(s) > 200 else ")")
+        exp[q("name:%d" % i)] = ("exact", text)
+    for i in range(200):
+        n = 64 + (i * 31) % 900
+        exp[q("blob:%d" % i)] = ("prefix", "[]uint8(len %d cap " % n)
+    for i in range(100):
+        exp[q("count:%d" % i)] = ("exact", "int(%d)" % (1000 + i * 7))
+    return exp
+
+
+def check(got, exp):
+    assert set(got) == set(exp), "keys differ: missing %s, extra %s" % (
+        sorted(set(exp) - set(got))[:5], sorted(set(got) - set(exp))[:5])
+    for k, (how, v) in exp.items():
+        if how == "exact":
+            assert got[k] == v, (k, got[k], v)
+        else:
+            assert got[k].startswith(v), (k, got[k], v)
+
+
+def test_cache_entries(case, paths):
+    res, got = entries(case, paths, "main.cache")
+    assert res["len"] == case["facts"]["patterns"]["cache"]["counts"]["len"]
+    check(got, expected_cache())
+    for e in res["entries"]:  # pointers name the object they point at
+        if e["key"].startswith('"user:'):
+            assert e["value"].endswith("main.Payload)"), e
+
+
+def test_index_entries(case, paths):
+    res, got = entries(case, paths, "main.index")
+    assert res["len"] == case["facts"]["patterns"]["index"]["counts"]["len"]
+    check(got, {q("region-%d" % i): ("prefix", "0x") for i in range(20)})
+    assert all(v.endswith("map[string]map[string]int (len 10)") for v in got.values())
+    _, leaf = entries(case, paths, 'main.index["region-3"]["host-7"]')
+    check(leaf, {q("metric-%d" % k): ("exact", str(370 + k)) for k in range(10)})
+    _, mid = entries(case, paths, 'main.index["region-3"]')
+    check(mid, {q("host-%d" % j): ("prefix", "0x") for j in range(10)})
+
+
+def test_sessions_and_shared_entries(case, paths):
+    res, got = entries(case, paths, "main.sessions")
+    c = case["facts"]["patterns"]["sessions"]["counts"]
+    assert res["len"] == c["len"] == c["max_len"] - c["deleted"]
+    check(got, {str(k): ("prefix", "0x") for k in range(0, 50000, 5000)})
+    assert all(v.endswith("-> main.Session") for v in got.values())
+    assert res["empty"] + res["deleted"] + res["len"] == res["capacity"]
+    res, got = entries(case, paths, "main.holderA.m", ["--keys-only"])
+    assert res["len"] == case["facts"]["patterns"]["shared_map"]["counts"]["len"]
+    assert set(got) == {q("rec-%d" % i) for i in range(300)}
+
+
+def test_maps_listing(case, paths):
+    if case["stripped"]:
+        pytest.skip("map headers are typed through DWARF globals; stripped: map ADDR --as TYPE")
+    res = run_json(target_args(case, paths) + ["maps"], timeout=300)
+    rows = {int(r["address"], 16): r for r in res["table"]}
+    facts = case["facts"]["patterns"]
+    for path, pat in PLANTED.items():
+        addr, typ = header(case, path)
+        r = rows[addr]
+        assert r["type"] == typ and r["len"] == facts[pat]["counts"]["len"], r
+        assert r["capacity"] >= r["len"] and r["bytes"] > 0
+    sess = rows[header(case, "main.sessions")[0]]
+    assert "never-shrunk" in sess["flags"].split(",")
+    assert not any("never-shrunk" in rows[header(case, p)[0]]["flags"] for p in ("main.cache", "main.holderA.m"))
+    idx = rows[header(case, "main.index")[0]]
+    ic = facts["index"]["counts"]
+    assert idx["depth"] == 3 and "nested" in idx["flags"]
+    assert idx["inner_maps"] == ic["maps_total"] - 1
+    level2 = [r for r in res["table"] if r["type"] == "map[string]map[string]int"]
+    assert len(level2) == ic["maps_level2"] and all(r["depth"] == 2 and r["inner_maps"] == 10 for r in level2)
+    assert idx["inner_bytes"] == sum(r["bytes"] for r in level2) + sum(r["inner_bytes"] for r in level2)
+    # sorted by bytes, largest first; --type and --min-bytes filter
+    assert [r["bytes"] for r in res["table"]] == sorted((r["bytes"] for r in res["table"]), reverse=True)
+    only = run_json(target_args(case, paths) + ["maps", "--type", r"^map\[int64\]", "--min-bytes", "4096"])
+    assert [int(r["address"], 16) for r in only["table"]] == [header(case, "main.sessions")[0]]
+
+
+def test_registry_syncmap(case, paths):
+    if case["stripped"]:
+        pytest.skip("sync.Map globals are found by name (DWARF)")
+    want = {q("svc-%d" % i) for i in list(range(4000, 5000)) + list(range(3750, 4000))}
+    res = run_json(target_args(case, paths) + ["syncmap", "main.registry", "--limit", "0"])
+    c = case["facts"]["patterns"]["registry"]["counts"]
+    assert res["len"] == c["len"] == len(want) == len(res["entries"])
+    keys = {e["key"] for e in res["entries"]}
+    assert keys == {"string(%s)" % k for k in want}
+    assert all(e["value"].startswith("*main.RegEntry(0x") for e in res["entries"])
+    trie = "synchashtriemap" not in case["go_version"] and int(case["go"].split(".")[1]) >= 24
+    assert res["implementation"] == ("HashTrieMap" if trie else "read/dirty")
+    # `map` recognises a sync.Map by its shape, given its address
+    res2 = run_json(target_args(case, paths) + ["map", res["address"], "--keys-only", "--limit", "0"])
+    assert res2["type"] == "sync.Map" and {e["key"] for e in res2["entries"]} == keys
+
+
+# ---- the runtime's own counters, read by GDB from DWARF ----
+
+GDB_ORACLE = textwrap.dedent(r'''
+    import gdb, json
+    inf = gdb.selected_inferior()
+    def u(addr, n):
+        return int.from_bytes(bytes(inf.read_memory(addr, n)), "little")
+    def off(t, name):
+        for f in t.strip_typedefs().fields():
+            if f.name == name:
+                return f.bitpos // 8
+        raise KeyError(name)
+    out = {}
+    for expr in %s:
+        v = gdb.parse_and_eval(expr)
+        hdr = int(v)
+        t = v.type.strip_typedefs().target().strip_typedefs()
+        names = [f.name for f in t.fields()]
+        r = {"addr": hdr}
+        if "B" in names:
+            h = v.dereference()
+            B, nov = int(h["B"]), int(h["noverflow"])
+            r.update(kind="buckets", count=int(h["count"]), B=B, noverflow=nov, growing=int(h["oldbuckets"]) != 0)
+            bt = h["buckets"].type.strip_typedefs().target().strip_typedefs()
+            bsize, ovo = bt.sizeof, off(bt, "overflow")
+            deleted = chained = 0
+            for i in range(1 << B):
+                b = int(h["buckets"]) + i * bsize
+                first = True
+                while b:
+                    deleted += sum(1 for x in bytes(inf.read_memory(b, 8)) if x == 1)
+                    chained += 0 if first else 1
+                    first = False
+                    b = u(b + ovo, 8)
+            r.update(deleted=deleted, chained=chained)
+        else:
+            m = v.dereference()
+            used, dirp, dirlen = int(m["used"]), int(m["dirPtr"]), int(m["dirLen"])
+            r.update(kind="swiss", count=used, dirlen=dirlen)
+            if dirlen == 0:
+                r.update(capacity=8 if dirp else 0, tombstones=0, tables=0)
+            else:
+                tt = m["dirPtr"].type.strip_typedefs().target().strip_typedefs().target().strip_typedefs()
+                tabs = sorted({u(dirp + 8 * i, 8) for i in range(dirlen)})
+                cap = tomb = 0
+                for a in tabs:
+                    tv = gdb.Value(a).cast(tt.pointer()).dereference()
+                    c, tu, gl = int(tv["capacity"]), int(tv["used"]), int(tv["growthLeft"])
+                    maxgrowth = c - 1 if c <= 8 else c * 7 // 8  # table.resetGrowthLeft
+                    cap += c
+                    tomb += maxgrowth - tu - gl
+                r.update(capacity=cap, tombstones=tomb, tables=len(tabs))
+        out[expr] = r
+    print("GH-MAPS-JSON")
+    print(json.dumps(out))
+''')
+
+
+def gdb_maps(case, paths, tmp_path, exprs):
+    script = tmp_path / "maps_oracle.py"
+    script.write_text(GDB_ORACLE % json.dumps(exprs))
+    out = gdb_batch(case["goarch"], paths["exe"], paths["core"], script=script)
+    at = out.find("GH-MAPS-JSON")
+    assert at >= 0, out[-3000:]
+    return json.loads(out[at:].splitlines()[1])
+
+
+@pytest.mark.skipif(SKIP_GDB, reason="GOHEAP_SKIP_GDB")
+def test_capacity_and_deleted_match_runtime(case, paths, tmp_path):
+    if case["stripped"]:
+        pytest.skip("GDB needs DWARF to read the headers")
+    exprs = ["'main.sessions'", "'main.cache'", "'main.index'", "'main.holderA'.m"]
+    oracle = gdb_maps(case, paths, tmp_path, exprs)
+    for expr in exprs:
+        o = oracle[expr]
+        res = run_json(target_args(case, paths) + ["map", hex(o["addr"]), "--limit", "1"])
+        assert res["len"] == o["count"], expr
+        if o["kind"] == "buckets":
+            assert res["kind"] == "buckets" and res["B"] == o["B"] and res["growing"] == o["growing"]
+            # noverflow counts every overflow bucket since the last growth (exact while B < 16)
+            assert res["overflow"] == o["chained"] == o["noverflow"], expr
+            assert res["capacity"] == 8 * ((1 << o["B"]) + o["noverflow"]), expr
+            assert res["deleted"] == o["deleted"], expr
+        else:
+            assert res["kind"] == "swiss" and res["directory"] == o["dirlen"]
+            assert res["capacity"] == o["capacity"], expr
+            # tombstones: the runtime's growthLeft bookkeeping, against goheap's 0xFE control bytes
+            assert res["deleted"] == o["tombstones"], expr
+            if o["dirlen"]:
+                assert res["tables"] == o["tables"]
+
+
+# ---- corrupt maps ----
+
+def core_offset(core, addr):
+    with open(core, "rb") as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
+        if p_type == 1 and p_vaddr <= addr < p_vaddr + p_filesz:
+            return p_offset + addr - p_vaddr
+    raise AssertionError("0x%x not in the core" % addr)
+
+
+def patched_core(paths, tmp_path, patches):
+    dst = tmp_path / "core"
+    subprocess.run(["cp", "--sparse=always", paths["core"], str(dst)], check=True)
+    with open(dst, "r+b") as f:
+        for addr, data in patches:
+            f.seek(core_offset(str(dst), addr))
+            f.write(data)
+    return dst
+
+
+def read_core(core, addr, n):
+    with open(core, "rb") as f:
+        f.seek(core_offset(core, addr))
+        return f.read(n)
+
+
+def run_checked(args):
+    p = run(args, timeout=120)
+    assert p.returncode in (0, 1), (p.returncode, p.stderr[-2000:])
+    assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
+    return p
+
+
+CORRUPT_CASES = ["go1.22-amd64", "go1.24-amd64-noswissmap", "go1.26-amd64", "go1.27-arm64"]
+
+
+@pytest.mark.parametrize("name", CORRUPT_CASES)
+def test_corrupt_maps(name, tmp_path):
+    case = next(c for c in corpus.cases() if c["name"] == name)
+    paths = corpus.materialize(case)
+    sess, _ = header(case, "main.sessions")
+    cache, _ = header(case, "main.cache")
+    res = run_json(target_args(case, paths) + ["map", hex(sess), "--limit", "1"])
+    patches = []
+    if res["kind"] == "buckets":
+        # B absurd on sessions; an overflow bucket pointing at itself in cache
+        # (hmap: count int, flags uint8, B uint8 at +9; buckets at +16)
+        patches.append((sess + 9, bytes([60])))
+        buckets = struct.unpack("<Q", read_core(paths["core"], cache + 16, 8))[0]
+        # a map[string]interface {} bucket: tophash [8]uint8, 8 string keys, 8 eface values, overflow
+        bsize = 8 + 8 * 16 + 8 * 16 + 8
+        patches.append((buckets + bsize - 8, struct.pack("<Q", buckets)))
+    else:
+        # dirLen absurd on sessions; bad control bytes in every group of cache's first table
+        patches.append((sess + 24, struct.pack("<Q", 1 << 40)))
+        dirp = struct.unpack("<Q", read_core(paths["core"], cache + 16, 8))[0]
+        tab = struct.unpack("<Q", read_core(paths["core"], dirp, 8))[0]
+        groups = struct.unpack("<Q", read_core(paths["core"], tab + 16, 8))[0]
+        patches.append((groups, b"\x81\x82\x83\x84\x85\x86\x87\x88"))
+    core = patched_core(paths, tmp_path, patches)
+    args = ["--core", str(core), "--exe", paths["exe"]]
+    p = run_checked(args + ["map", hex(sess)])
+    assert p.returncode == 1 and ("absurd" in p.stderr or "corrupt" in p.stderr), p.stderr
+    p = run_checked(args + ["--json", "map", hex(cache), "--limit", "0"])
+    assert p.returncode == 0
+    doc = json.loads(p.stdout)
+    warn = " ".join(doc.get("warnings", []))
+    assert ("cycle" in warn) if res["kind"] == "buckets" else ("control byte" in warn), warn
+    p = run_checked(args + ["--json", "maps"])
+    doc = json.loads(p.stdout)
+    assert any("absurd" in w for w in doc.get("warnings", [])), doc.get("warnings")
+    assert any(r["address"] == hex(cache) and "corrupt" in r["flags"] for r in doc["table"])
+
+
+@pytest.mark.skipif(not (REPO / "build" / "asan" / "goheap").exists() or os.environ.get("GOHEAP", "").endswith("asan/goheap"),
+                    reason="ASan build absent (make build/asan/goheap), or this run is already under ASan")
+def test_corrupt_maps_under_asan(tmp_path, monkeypatch):
+    import helpers
+    monkeypatch.setattr(helpers, "GOHEAP", REPO / "build" / "asan" / "goheap")
+    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1")
+    for name in CORRUPT_CASES:
+        sub = tmp_path / name
+        sub.mkdir()
+        test_corrupt_maps(name, sub)
