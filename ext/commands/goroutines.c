@@ -189,7 +189,8 @@ static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64
 		gr[j].ids[gr[j].count++] = gs->gs[i].goid;
 	}
 	if (!err) {
-		qsort(gr, ng, sizeof(*gr), group_cmp);
+		if (ng)
+			qsort(gr, ng, sizeof(*gr), group_cmp);
 		struct gh_node *r = gh_out_root(o);
 		put_header(r, gs);
 		gh_put_str(r, "group_by", by);

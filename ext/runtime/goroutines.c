@@ -384,8 +384,7 @@ static struct gh_error *load(struct gh_program *p, struct gh_goroutines *gs)
 	gs->allgs = w[0];
 	gs->allglen = w[1];
 	load_wait_names(gs);
-	if (gs->allglen && !(gs->gs = calloc((size_t)gs->allglen, sizeof(*gs->gs))))
-		return &gh_error_nomem;
+	size_t cap = 0;
 	for (uint64_t i = 0; i < gs->allglen; i++) {
 		uint64_t g, goid, st;
 		if (!gh_read_u64(p->t, gs->allgs + 8 * i, &g))
@@ -400,6 +399,15 @@ static struct gh_error *load(struct gh_program *p, struct gh_goroutines *gs)
 			gs->dead++;
 			continue;
 		}
+		if (gs->n == cap) { /* grown as found: allglen may be corrupt */
+			size_t nc = cap ? cap * 2 : 64;
+			struct gh_goroutine *v = realloc(gs->gs, nc * sizeof(*v));
+			if (!v)
+				return &gh_error_nomem;
+			gs->gs = v;
+			cap = nc;
+		}
+		memset(&gs->gs[gs->n], 0, sizeof(gs->gs[0]));
 		fill_goroutine(gs, g, goid, &gs->gs[gs->n++]);
 	}
 	load_now(gs);

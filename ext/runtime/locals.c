@@ -111,7 +111,8 @@ struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_gorouti
 			g->typed = false;
 			return &gh_error_nomem;
 		}
-		qsort(f.v, f.n, sizeof(*f.v), func_cmp);
+		if (f.n)
+			qsort(f.v, f.n, sizeof(*f.v), func_cmp);
 		gs->dwfuncs = f.v;
 		gs->ndwfuncs = f.n;
 		gs->dwfuncs_built = true;

@@ -314,7 +314,8 @@ struct gh_error *gh_goroutine_slots(struct gh_goroutines *gs, struct gh_goroutin
 		free(s.v);
 		return &gh_error_nomem;
 	}
-	qsort(s.v, s.n, sizeof(*s.v), slot_cmp);
+	if (s.n)
+		qsort(s.v, s.n, sizeof(*s.v), slot_cmp);
 	g->slots = s.v;
 	g->nslots = s.n;
 	return NULL;
