@@ -333,3 +333,33 @@ def test_corrupt_maps_under_asan(tmp_path, monkeypatch):
         sub = tmp_path / name
         sub.mkdir()
         test_corrupt_maps(name, sub)
+
+
+# ---- GDB pretty printers ----
+
+PRINTER_CASES = ["go1.22-amd64", "go1.24-amd64", "go1.26-amd64", "go1.27-amd64"]
+
+
+@pytest.mark.skipif(SKIP_GDB, reason="GOHEAP_SKIP_GDB")
+@pytest.mark.parametrize("name", PRINTER_CASES)
+def test_gdb_print_shows_entries(name):
+    import re
+    case = next((c for c in corpus.cases() if c["name"] == name), None)
+    if case is None:
+        pytest.skip("case %s not in the corpus" % name)
+    paths = corpus.materialize(case)
+    # Go's own printers loaded first (as auto-load would), goheap's after them.
+    go_gdb = "/usr/share/go-%s/src/runtime/runtime-gdb.py" % case["go"]
+    cmds = (["source %s" % go_gdb] if os.path.exists(go_gdb) else []) + [
+        "source %s" % (REPO / "build" / "goheap.py"), "set print elements 200",
+        "print 'main.sessions'", "print 'main.index'"]
+    out = gdb_batch(case["goarch"], paths["exe"], paths["core"], commands=cmds)
+    sess = next(line for line in out.splitlines() if line.startswith("$1 = "))
+    assert sess.startswith("$1 = map[int64]*main.Session len 10 = {"), sess
+    assert sorted(int(k) for k in re.findall(r"\[(\d+)\] = 0x[0-9a-f]+", sess)) == list(range(0, 50000, 5000))
+    idx = next(line for line in out.splitlines() if line.startswith("$2 = "))
+    regions = set(re.findall(r'\["region-(\d+)"\] = map\[string\]map\[string\]int len 10', idx))
+    assert regions == {str(i) for i in range(20)}, idx[:500]
+    r3 = idx[idx.index('["region-3"] = '):]
+    leaf = re.search(r'\["host-7"\] = map\[string\]int len 10 = \{([^}]*)\}', r3).group(1)
+    assert dict(re.findall(r'\["metric-(\d)"\] = (\d+)', leaf)) == {str(k): str(370 + k) for k in range(10)}

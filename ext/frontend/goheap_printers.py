@@ -197,6 +197,9 @@ def register(goheap_module):
     for o in gdb.objfiles():
         _install(o)
     gdb.events.new_objfile.connect(lambda ev: _install(ev.new_objfile))
+    # Go's runtime-gdb.py replaces its objfile's printer list when it loads:
+    # put this lookup back in front before each prompt.
+    gdb.events.before_prompt.connect(lambda: [_install(o) for o in gdb.objfiles()])
     # Values not tied to an objfile (history, convenience variables).
     if lookup not in gdb.pretty_printers:
         gdb.pretty_printers.insert(0, lookup)
