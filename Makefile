@@ -13,7 +13,7 @@ LIBS    := -ldw -lelf -lbfd-multiarch
 DEB_PKGS := gcc make gdb gdb-multiarch python3.11-dev libdw-dev libelf-dev binutils-multiarch-dev \
             libcapstone-dev qemu-user zlib1g-dev libzstd-dev zstd python3-pytest
 
-CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c ext/heap/*.c ext/gostructs/*.c \
+CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c ext/heap/*.c ext/gostructs/*.c ext/graph/*.c \
                         ext/output/*.c ext/commands/*.c)
 HDRS      := $(wildcard ext/*/*.h ext/*/*.def)
 
@@ -39,22 +39,26 @@ $(BUILD)/%.o: ext/%.c $(HDRS)
 
 $(BUILD)/asan/%.o: ext/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ASAN) -c $< -o $@
+	@echo "  CC      $< (ASan+UBSan)"
+	@$(CC) $(CFLAGS) $(ASAN) -c $< -o $@
 
 CORE_OBJS := $(CORE_SRCS:ext/%.c=$(BUILD)/%.o)
 
 $(BUILD)/goheap: $(CORE_OBJS) $(BUILD)/frontend/cli.o
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 PY_INC := $(shell $(PY)-config --includes 2>/dev/null)
 PY_EXT := $(shell $(PY)-config --extension-suffix 2>/dev/null)
 
 $(BUILD)/frontend/gdbmod.o: ext/frontend/gdbmod.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PY_INC) -c $< -o $@
+	@echo "  CC      $< (Python $(PY))"
+	@$(CC) $(CFLAGS) $(PY_INC) -c $< -o $@
 
 $(BUILD)/_goheap.so: $(CORE_OBJS) $(BUILD)/frontend/gdbmod.o
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -shared -o $@ $^ $(LIBS)
 
 $(BUILD)/%.py: ext/frontend/%.py
 	cp $< $@
@@ -63,7 +67,8 @@ $(BUILD)/%.py: ext/frontend/%.py
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_OBJS := $(CORE_SRCS:ext/%.c=$(BUILD)/asan/%.o)
 $(BUILD)/asan/goheap: $(ASAN_OBJS) $(BUILD)/asan/frontend/cli.o
-	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(ASAN) -o $@ $^ $(LIBS)
 
 demo: deps build
 	@scripts/demo

@@ -125,5 +125,25 @@ def exe_bytes(path, addr, n, page=4096):
     return None
 
 
+def symbols(exe):
+    """[(addr, size, name)] of an executable's data symbols, from binutils' nm (sorted by address)."""
+    out = subprocess.run(["nm", "-S", "--defined-only", str(exe)], capture_output=True, text=True).stdout
+    syms = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "bBdDrR":
+            syms.append((int(f[0], 16), int(f[1], 16), f[3]))
+    return sorted(syms)
+
+
+def symbol_at(syms, addr):
+    """The name of the symbol containing addr, or None."""
+    import bisect
+    k = bisect.bisect_right([s[0] for s in syms], addr) - 1
+    if k >= 0 and addr < syms[k][0] + max(syms[k][1], 1):
+        return syms[k][2]
+    return None
+
+
 def have(tool):
     return shutil.which(tool) is not None

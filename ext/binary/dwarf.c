@@ -341,8 +341,15 @@ void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg
 		if (d->ents[i].tag != DW_TAG_variable || (i && !strcmp(d->ents[i - 1].name, d->ents[i].name)))
 			continue;
 		uint64_t addr;
-		if (gh_dwarf_variable(d, d->ents[i].name, &addr))
-			fn(arg, d->ents[i].name, addr);
+		if (!gh_dwarf_variable(d, d->ents[i].name, &addr))
+			continue;
+		Dwarf_Die die, ty;
+		Dwarf_Attribute a;
+		Dwarf_Word size = 0;
+		if (dwarf_offdie(d->dw, d->ents[i].off, &die) && dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty) &&
+		    strip_typedefs(&ty) && dwarf_aggregate_size(&ty, &size))
+			size = 0;
+		fn(arg, d->ents[i].name, addr, size);
 	}
 }
 

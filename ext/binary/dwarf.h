@@ -38,8 +38,9 @@ bool gh_dwarf_variable_runtime_type(struct gh_dwarf *d, const char *names, uint6
 bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *off);
 
 /* Calls fn for every global variable with a static address (DW_AT_location
- * a lone DW_OP_addr), with its name and link-time address. */
-typedef void (*gh_dwarf_var_fn)(void *arg, const char *name, uint64_t addr);
+ * a lone DW_OP_addr), with its name, link-time address and size in bytes
+ * (0 if its type has no size). */
+typedef void (*gh_dwarf_var_fn)(void *arg, const char *name, uint64_t addr, uint64_t size);
 void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg);
 /* Name of the DWARF type of a global variable ("sync.Map"); NULL if unknown. */
 const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name);

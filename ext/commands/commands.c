@@ -3,15 +3,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../graph/graph.h"
 #include "../heap/heap.h"
 #include "../heap/typing.h"
 #include "commands.h"
 
 /* Cache slots in struct gh_program, in build order. */
-enum { SLOT_TYPES, SLOT_HEAP, SLOT_TYPING };
+enum { SLOT_TYPES, SLOT_HEAP, SLOT_TYPING, SLOT_GRAPH };
 
 static void types_free(void *t) { gh_types_free(t); }
 static void heap_free(void *h) { gh_heap_free(h); }
+static void graph_free(void *g) { gh_graph_free(g); }
+
+struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
+{
+	if (!p->cache[SLOT_GRAPH].ptr) {
+		struct gh_heap *h;
+		GH_TRY(gh_cmd_heap(p, &h));
+		struct gh_graph *g;
+		GH_TRY(gh_graph_build(h, &g));
+		struct gh_error *err = gh_graph_dominators(g);
+		if (err) {
+			gh_graph_free(g);
+			return err;
+		}
+		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ g, graph_free };
+	}
+	*out = p->cache[SLOT_GRAPH].ptr;
+	return NULL;
+}
 
 struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out)
 {
@@ -112,6 +132,34 @@ const struct gh_command gh_commands[] = {
 	  "interfaces with their dynamic type, pointers with the type of what they point at. In GDB the argument\n"
 	  "may be any expression yielding an address (quote Go names: goheap object 'main.cache').",
 	  true, gh_cmd_object },
+	{ "why", "ADDR|EXPR [--all | --max N] [--exclude REGEX]", "paths from roots to an object, shortest first",
+	  "Prints paths from GC roots to the object containing the address, one per root that reaches it, shortest\n"
+	  "first (--max N paths, default 3; --all for every root). Each hop shows the holder's type and address, the\n"
+	  "field, array index or map key through which it points at the next one, and the bytes it retains.\n"
+	  "--exclude REGEX skips holders whose type or root name matches (e.g. to ignore sync.Pool). An object that\n"
+	  "no root reaches is reported as garbage (allocated, not yet collected).",
+	  true, gh_cmd_why },
+	{ "top", "[--by object|type|root|package] [-n N]", "biggest retainers by retained size",
+	  "Ranks what retains the most memory: single objects (--by object, with the dominator path to their root),\n"
+	  "types (sum over instances not dominated by another instance of the same type), roots (each global\n"
+	  "variable, ...), or packages (roots grouped by package). Shows retained and shallow bytes and counts.",
+	  true, gh_cmd_top },
+	{ "dominators", "ADDR|EXPR", "the chain of immediate dominators from an object up to its root",
+	  "Prints the object containing the address and each of its immediate dominators up to the root that\n"
+	  "retains it: every object on the chain must be freed (or cut loose) for the object to be freed.",
+	  true, gh_cmd_dominators },
+	{ "roots", "[--kind global|stack|finalizer] [--group REGEX] [-n N]", "GC roots with what each retains",
+	  "Lists the roots (global variables today) with their kind, address, the objects they point at directly,\n"
+	  "and the bytes each retains (dominates), largest first. --group REGEX adds what the matching roots\n"
+	  "retain together: the bytes freed if all of them were cleared (one map shared by several holders is\n"
+	  "retained by none of them alone, but by the group).",
+	  true, gh_cmd_roots },
+	{ "graph", "--output FILE", "write the object graph with dominators to a text file",
+	  "Writes the object graph for other tools: a line 'V <vertices> <roots>', then one line per vertex\n"
+	  "'<id> <size> <immediate dominator> <retained bytes> <reachable 0|1>' (vertex 0 is the virtual\n"
+	  "super-root, 1..roots are the roots in 'goheap roots' order of creation, then the heap objects in\n"
+	  "address order, as 'goheap objects' lists them), then one line 'E <from> <to>' per pointer.",
+	  true, gh_cmd_graph_export },
 	{ "spans", "[--limit N]", "list heap spans: base, pages, size class, objects, pointer metadata",
 	  "Lists the in-use heap spans in address order: base address, the runtime's mspan record, pages,\n"
 	  "size class and slot size, slots and allocated objects, garbage not yet swept, and how the span\n"

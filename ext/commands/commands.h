@@ -37,6 +37,16 @@ struct gh_typing_stats;
 struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out);
 struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out);
 const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p);
+struct gh_graph;
+/* The object graph with dominators and retained sizes, built on first use. */
+struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out);
+/* A vertex for display: "main.cache (global)", "main.Payload @0xc000012340". */
+void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n);
+/* The label of edge u -> v: field path, index or map key in u ("" if none found). */
+void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t u, uint32_t v, char *buf, size_t n);
+/* Parses an address argument; error names the argument. */
+struct gh_error *gh_cmd_address(const char *arg, uint64_t *addr);
+
 /* Display name of an object's type: "main.Payload", "[4]*main.Node",
  * "<unknown 48-byte object>". */
 void gh_cmd_type_name(struct gh_program *p, const struct gh_heap *h, const struct gh_object *o, char *buf, size_t n);
@@ -49,6 +59,11 @@ struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struc
 struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_spans(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_object(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_why(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_dominators(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_graph_export(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_map(struct gh_program *p, int argc, char **argv, struct gh_out *o);

@@ -270,8 +270,9 @@ struct globals_ctx {
 	struct typer *k;
 };
 
-static void global(void *arg, const char *name, uint64_t addr)
+static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 {
+	(void)size;
 	struct typer *k = ((struct globals_ctx *)arg)->k;
 	uint64_t desc = gh_types_global_type(k->T, name);
 	gh_type_id id = 0;

@@ -173,6 +173,7 @@ type patternFacts struct {
 	desc    string
 	counts  map[string]int64
 	samples []sample
+	arena   []byte // sample strings live here, allocated before measuring
 	bytes   int64
 	objects int64
 }
@@ -293,6 +294,7 @@ var (
 func measure(p *patternFacts, build func(p *patternFacts)) {
 	p.counts = make(map[string]int64, 16)
 	p.samples = make([]sample, 0, 96)
+	p.arena = make([]byte, 0, 1<<16)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.GC()
@@ -307,7 +309,26 @@ func measure(p *patternFacts, build func(p *patternFacts)) {
 }
 
 func (p *patternFacts) add(addr uintptr, typ reflect.Type, size uintptr, path, key, note string) {
-	p.samples = append(p.samples, sample{addr: addr, typ: typ, size: size, path: path, key: key, note: note})
+	p.samples = append(p.samples, sample{addr: addr, typ: typ, size: size, path: p.keep(path), key: p.keep(key), note: p.keep(note)})
+}
+
+// keep copies s into the pattern's preallocated arena, so that the strings a
+// builder computes for its samples are garbage by the time the pattern's
+// retained bytes are measured: only what the pattern itself built is counted.
+func (p *patternFacts) keep(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if len(p.arena)+len(s) > cap(p.arena) {
+		panic("leaky: sample arena full")
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, s...)
+	var out string
+	h := (*reflect.StringHeader)(unsafe.Pointer(&out))
+	h.Data = uintptr(unsafe.Pointer(&p.arena[start]))
+	h.Len = len(s)
+	return out
 }
 
 // fill writes deterministic, compressible text into b.

@@ -1,0 +1,108 @@
+/* Shared by the retention commands: naming vertices and labelling edges. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../graph/graph.h"
+#include "../graph/labels.h"
+#include "../util/strutil.h"
+#include "commands.h"
+
+struct gh_error *gh_cmd_address(const char *arg, uint64_t *addr)
+{
+	if (!gh_parse_u64(arg, addr))
+		return gh_errorf(GH_ERR_USAGE, "not an address: '%s' (in GDB, any expression yielding one)", arg);
+	return NULL;
+}
+
+void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n)
+{
+	static const char *const kinds[] = { "global", "stack", "finalizer", "root" };
+	if (v == 0) {
+		snprintf(buf, n, "(roots)");
+	} else if (!gh_vertex_is_obj(g, v)) {
+		const struct gh_root *r = &g->roots[v - 1];
+		snprintf(buf, n, "%s (%s)", r->name, kinds[r->kind]);
+	} else {
+		const struct gh_object *o = &g->h->objs[gh_vertex_obj(g, v)];
+		char tn[400];
+		gh_cmd_type_name(p, g->h, o, tn, sizeof(tn));
+		snprintf(buf, n, "%s @0x%" PRIx64, tn, gh_obj_addr(o));
+	}
+}
+
+struct find {
+	const struct gh_graph *g;
+	uint64_t lo, hi; /* the target object's extent */
+	uint64_t off;
+	bool found;
+};
+
+static void find_ptr(void *arg, uint64_t off, uint64_t value)
+{
+	struct find *f = arg;
+	if (!f->found && value >= f->lo && value < f->hi) {
+		f->found = true;
+		f->off = off;
+	}
+}
+
+void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t u, uint32_t v, char *buf, size_t n)
+{
+	buf[0] = 0;
+	if (!gh_vertex_is_obj(g, v) || u == 0)
+		return;
+	const struct gh_object *to = &g->h->objs[gh_vertex_obj(g, v)];
+	uint64_t lo = gh_obj_addr(to), hi = lo + gh_obj_size(g->h, to);
+	struct gh_types *T = NULL;
+	struct gh_error *err = gh_cmd_types(p, &T);
+	if (err) {
+		gh_error_free(err);
+		T = NULL;
+	}
+	if (!gh_vertex_is_obj(g, u)) { /* a global: the word of the variable */
+		const struct gh_root *r = &g->roots[u - 1];
+		for (uint64_t a = r->addr; a < r->addr + r->size; a += 8) {
+			uint64_t w;
+			if (!gh_read_u64(p->t, a, &w) || w < lo || w >= hi)
+				continue;
+			gh_type_id id = 0;
+			uint64_t desc = T ? gh_types_global_type(T, r->name) : 0;
+			if (desc) {
+				err = gh_type_at(T, desc, &id);
+				gh_error_free(err);
+			}
+			if (id)
+				gh_field_path(p, T, r->addr, id, a - r->addr, buf, n);
+			else if (a != r->addr)
+				snprintf(buf, n, "+%" PRIu64, a - r->addr);
+			return;
+		}
+		return;
+	}
+	struct gh_heap *h = g->h;
+	const struct gh_object *from = &h->objs[gh_vertex_obj(g, u)];
+	struct find f = { g, lo, hi, 0, false };
+	gh_heap_pointers(h, from, find_ptr, &f);
+	if (!f.found)
+		return;
+	uint64_t slot_size, slot = gh_obj_slot(h, from, &slot_size);
+	uint64_t base = gh_obj_addr(from), off = slot + f.off - base;
+	const struct gh_type *ft = T && from->type ? gh_type_get(T, from->type) : NULL;
+	if (ft && (ft->kind == GH_KIND_MAP || ft->kind == GH_KIND_CHAN)) {
+		/* Map and channel headers: the runtime's own struct fields. */
+		const struct gh_layout *L = &p->L;
+		const struct { const struct gh_field *f; const char *name; } hdr[] = {
+			{ &L->hmap.buckets, ".buckets" }, { &L->hmap.oldbuckets, ".oldbuckets" }, { &L->hmap.extra, ".extra" },
+			{ &L->swissMap.dirPtr, ".dirPtr" }, { &L->hchan.buf, ".buf" },
+		};
+		for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++)
+			if (hdr[i].f->off >= 0 && (uint64_t)hdr[i].f->off == off) {
+				snprintf(buf, n, "%s", hdr[i].name);
+				return;
+			}
+	} else if (ft && !gh_obj_is_tiny(h, from))
+		gh_field_path(p, T, base, from->type, off, buf, n);
+	if (!buf[0])
+		snprintf(buf, n, "+%" PRIu64, off);
+}

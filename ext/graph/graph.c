@@ -1,0 +1,206 @@
+/* Building the object graph in compressed sparse rows.
+ *
+ * Two passes over every object's pointer words: one counts each vertex's
+ * edges, one fills them, so the only per-edge memory is the 4-byte target.
+ * A pointer resolves to the object containing it (interior pointers
+ * included); words that point at no live object are counted, not kept. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+void gh_graph_free(struct gh_graph *g)
+{
+	if (!g)
+		return;
+	for (uint32_t i = 0; i < g->nroots; i++)
+		free(g->roots[i].name);
+	free(g->roots);
+	free(g->off);
+	free(g->adj);
+	free(g->reach);
+	free(g->idom);
+	free(g->retained);
+	free(g);
+}
+
+struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
+			      uint64_t size, uint64_t slot, uint64_t value)
+{
+	(void)slot;
+	const struct gh_object *o = gh_heap_find(b->h, value);
+	if (!o)
+		return NULL;
+	if (!b->nroots || b->roots[b->nroots - 1].addr != addr || b->roots[b->nroots - 1].kind != kind ||
+	    strcmp(b->roots[b->nroots - 1].name, name)) {
+		if (b->nroots == b->cap_roots) {
+			uint32_t nc = b->cap_roots ? b->cap_roots * 2 : 256;
+			struct gh_root *nr = realloc(b->roots, nc * sizeof(*nr));
+			if (!nr)
+				return &gh_error_nomem;
+			b->roots = nr;
+			b->cap_roots = nc;
+		}
+		struct gh_root *r = &b->roots[b->nroots];
+		if (!(r->name = strdup(name)))
+			return &gh_error_nomem;
+		r->kind = kind;
+		r->addr = addr;
+		r->size = size;
+		b->nroots++;
+	}
+	if (b->nedges == b->cap_edges) {
+		size_t nc = b->cap_edges ? b->cap_edges * 2 : 1024;
+		struct gh_root_edge_rec *ne = realloc(b->edges, nc * sizeof(*ne));
+		if (!ne)
+			return &gh_error_nomem;
+		b->edges = ne;
+		b->cap_edges = nc;
+	}
+	b->edges[b->nedges++] = (struct gh_root_edge_rec){ b->nroots - 1, (uint32_t)(o - b->h->objs) };
+	return NULL;
+}
+
+struct fill {
+	struct gh_graph *g;
+	uint32_t *cursor; /* NULL: counting */
+	uint32_t v;
+};
+
+static void edge(void *arg, uint64_t off, uint64_t value)
+{
+	(void)off;
+	struct fill *f = arg;
+	struct gh_graph *g = f->g;
+	const struct gh_object *o = value ? gh_heap_find(g->h, value) : NULL;
+	if (!o) {
+		if (value && !f->cursor && gh_heap_span_of(g->h, value))
+			g->unresolved_pointers++;
+		return;
+	}
+	if (!f->cursor)
+		g->off[f->v + 1]++;
+	else
+		g->adj[(*f->cursor)++] = gh_obj_vertex(g, (uint32_t)(o - g->h->objs));
+}
+
+static void set_bit(uint8_t *b, uint32_t v) { b[v / 8] |= (uint8_t)(1u << (v % 8)); }
+
+static struct gh_error *reachability(struct gh_graph *g)
+{
+	g->reach = calloc(g->nv / 8 + 1, 1);
+	uint32_t *stack = malloc((size_t)g->nv * sizeof(*stack));
+	if (!g->reach || !stack) {
+		free(stack);
+		return &gh_error_nomem;
+	}
+	uint32_t sp = 0;
+	stack[sp++] = 0;
+	set_bit(g->reach, 0);
+	while (sp) {
+		uint32_t v = stack[--sp];
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			uint32_t w = g->adj[e];
+			if (!gh_reachable(g, w)) {
+				set_bit(g->reach, w);
+				stack[sp++] = w;
+			}
+		}
+	}
+	free(stack);
+	for (uint32_t i = 0; i < g->h->nobjs; i++)
+		if (gh_reachable(g, gh_obj_vertex(g, i))) {
+			g->reachable_objects++;
+			g->reachable_bytes += gh_obj_size(g->h, &g->h->objs[i]);
+		}
+	return NULL;
+}
+
+uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v)
+{
+	return gh_vertex_is_obj(g, v) ? gh_obj_size(g->h, &g->h->objs[gh_vertex_obj(g, v)]) : 0;
+}
+
+struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
+{
+	struct gh_graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return &gh_error_nomem;
+	g->h = h;
+	struct gh_root_builder b = { .h = h };
+	struct gh_error *err = gh_roots_globals(h, &b);
+	if (err)
+		goto fail_b;
+	g->roots = b.roots;
+	g->nroots = b.nroots;
+	b.roots = NULL;
+	if ((uint64_t)1 + g->nroots + h->nobjs >= UINT32_MAX) {
+		err = gh_errorf(GH_ERR_UNSUPPORTED, "graph too large");
+		goto fail_b;
+	}
+	g->nv = 1 + g->nroots + h->nobjs;
+	g->off = calloc((size_t)g->nv + 1, sizeof(*g->off));
+	if (!g->off) {
+		err = &gh_error_nomem;
+		goto fail_b;
+	}
+	/* Counts: super-root -> roots, roots -> objects, objects -> objects. */
+	g->off[1] = g->nroots;
+	for (size_t i = 0; i < b.nedges; i++)
+		g->off[1 + b.edges[i].root + 1]++;
+	struct fill f = { .g = g };
+	for (uint32_t i = 0; i < h->nobjs; i++) {
+		f.v = gh_obj_vertex(g, i);
+		gh_heap_pointers(h, &h->objs[i], edge, &f);
+	}
+	for (uint32_t v = 0; v < g->nv; v++)
+		g->off[v + 1] += g->off[v];
+	g->nedges = g->off[g->nv];
+	if (g->nedges >= UINT32_MAX) {
+		err = gh_errorf(GH_ERR_UNSUPPORTED, "graph has %llu edges; goheap handles up to 2^32",
+				(unsigned long long)g->nedges);
+		goto fail_b;
+	}
+	g->adj = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->adj));
+	uint32_t *cur = malloc((size_t)g->nv * sizeof(*cur));
+	if (!g->adj || !cur) {
+		free(cur);
+		err = &gh_error_nomem;
+		goto fail_b;
+	}
+	memcpy(cur, g->off, (size_t)g->nv * sizeof(*cur));
+	for (uint32_t r = 0; r < g->nroots; r++)
+		g->adj[cur[0]++] = 1 + r;
+	for (size_t i = 0; i < b.nedges; i++)
+		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
+	uint64_t unresolved = g->unresolved_pointers;
+	for (uint32_t i = 0; i < h->nobjs; i++) {
+		f.v = gh_obj_vertex(g, i);
+		f.cursor = &cur[f.v];
+		uint32_t before = cur[f.v];
+		gh_heap_pointers(h, &h->objs[i], edge, &f);
+		/* A corrupt core cannot make the second pass write more edges
+		 * than the first counted: the heap is read-only and mapped. */
+		if (cur[f.v] - before != g->off[f.v + 1] - g->off[f.v]) {
+			free(cur);
+			err = gh_errorf(GH_ERR_FORMAT, "pointer words of object 0x%llx changed between passes",
+					(unsigned long long)gh_obj_addr(&h->objs[i]));
+			goto fail_b;
+		}
+	}
+	g->unresolved_pointers = unresolved;
+	free(cur);
+	free(b.edges);
+	if ((err = reachability(g)))
+		goto fail;
+	*out = g;
+	return NULL;
+fail_b:
+	for (uint32_t i = 0; b.roots && i < b.nroots; i++)
+		free(b.roots[i].name);
+	free(b.roots);
+	free(b.edges);
+fail:
+	gh_graph_free(g);
+	return err;
+}

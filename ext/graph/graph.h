@@ -1,0 +1,62 @@
+/* The object graph: vertices are a virtual super-root (0), the roots
+ * (1..nroots: each a global variable, a goroutine, a finalizer queue, ...)
+ * and the heap objects (nroots+1 ..); edges are pointers, in compressed
+ * sparse rows with 32-bit vertex ids.  Edge labels (field names, map keys)
+ * are not stored: they are recomputed from types when a path is printed.
+ *
+ * Modelling each root as a vertex makes the dominator tree answer "what
+ * does main.cache retain" directly: an object reachable from two roots is
+ * retained by neither. */
+#ifndef GH_GRAPH_H
+#define GH_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../heap/heap.h"
+#include "../util/error.h"
+
+enum gh_root_kind {
+	GH_ROOT_GLOBAL,   /* data or bss variable */
+	GH_ROOT_STACK,    /* a goroutine's stack */
+	GH_ROOT_FINALIZER,
+	GH_ROOT_OTHER,
+};
+
+struct gh_root {
+	enum gh_root_kind kind;
+	char *name;       /* "main.cache", "goroutine 17", "data 0x5aa788" */
+	uint64_t addr;    /* where it lives (variable address, g) */
+	uint64_t size;    /* bytes it covers (0 unknown) */
+};
+
+struct gh_graph {
+	struct gh_heap *h;
+	uint32_t nroots;
+	struct gh_root *roots;
+	uint32_t nv;      /* 1 + nroots + nobjs */
+	uint32_t *off;    /* nv + 1 */
+	uint32_t *adj;    /* edge targets */
+	uint64_t nedges;
+	uint8_t *reach;   /* bit per vertex: reachable from the super-root */
+	uint64_t reachable_objects, reachable_bytes;
+	/* Dominators (gh_graph_dominators): immediate dominator of each vertex
+	 * (0 for the super-root and unreachable vertices) and retained bytes. */
+	uint32_t *idom;
+	uint64_t *retained;
+	uint64_t unresolved_pointers; /* pointer words into the heap that hit no object */
+};
+
+static inline uint32_t gh_obj_vertex(const struct gh_graph *g, uint32_t obj) { return 1 + g->nroots + obj; }
+static inline bool gh_vertex_is_obj(const struct gh_graph *g, uint32_t v) { return v > g->nroots; }
+static inline uint32_t gh_vertex_obj(const struct gh_graph *g, uint32_t v) { return v - 1 - g->nroots; }
+static inline bool gh_reachable(const struct gh_graph *g, uint32_t v) { return (g->reach[v / 8] >> (v % 8)) & 1; }
+
+struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
+void gh_graph_free(struct gh_graph *g);
+/* Computes idom and retained sizes (iterative Lengauer-Tarjan). */
+struct gh_error *gh_graph_dominators(struct gh_graph *g);
+/* Bytes of the vertex itself (0 for roots and the super-root). */
+uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
+
+#endif

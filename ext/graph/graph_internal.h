@@ -1,0 +1,30 @@
+/* Shared by the graph layer's own files only. */
+#ifndef GH_GRAPH_INTERNAL_H
+#define GH_GRAPH_INTERNAL_H
+
+#include "graph.h"
+
+/* Roots and their edges as they are discovered, before the CSR is built. */
+struct gh_root_edge_rec {
+	uint32_t root; /* index into roots */
+	uint32_t obj;  /* object index */
+};
+
+struct gh_root_builder {
+	struct gh_heap *h;
+	struct gh_root *roots;
+	uint32_t nroots, cap_roots;
+	struct gh_root_edge_rec *edges;
+	size_t nedges, cap_edges;
+	uint64_t unresolved;
+};
+
+/* Records that the root (kind, name, addr, size) holds value at slot; the
+ * root is created on first use (consecutive calls for the same root reuse
+ * it).  A value that is not a pointer into a heap object is ignored. */
+struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
+			      uint64_t size, uint64_t slot, uint64_t value);
+
+struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b);
+
+#endif

@@ -1,0 +1,125 @@
+/* Roots: global variables, found through the module's GC masks.
+ *
+ * moduledata.gcdatamask / gcbssmask have one bit per word of the data and
+ * bss sections: exactly the words the GC scans.  Each such word belongs to
+ * a global variable (DWARF names it; stripped binaries get one root per
+ * word). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph_internal.h"
+
+struct var {
+	uint64_t addr, size;
+	const char *name;
+};
+
+struct vars {
+	struct var *v;
+	size_t n, cap;
+	uint64_t bias;
+};
+
+static void add_var(void *arg, const char *name, uint64_t addr, uint64_t size)
+{
+	struct vars *vs = arg;
+	if (vs->n == vs->cap) {
+		size_t nc = vs->cap ? vs->cap * 2 : 1024;
+		struct var *nv = realloc(vs->v, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		vs->v = nv;
+		vs->cap = nc;
+	}
+	vs->v[vs->n++] = (struct var){ addr + vs->bias, size ? size : 8, name };
+}
+
+static int var_cmp(const void *a, const void *b)
+{
+	const struct var *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static const struct var *var_at(const struct vars *vs, uint64_t a)
+{
+	size_t lo = 0, hi = vs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (vs->v[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || a >= vs->v[lo - 1].addr + vs->v[lo - 1].size)
+		return NULL;
+	return &vs->v[lo - 1];
+}
+
+/* Pointer words of [start, end) per the mask: calls slot() for each. */
+static struct gh_error *mask_words(struct gh_program *p, uint64_t mask_at, uint64_t start, uint64_t end,
+				   struct gh_root_builder *b, const struct vars *vs, const char *section)
+{
+	const struct gh_layout *L = &p->L;
+	uint64_t n, bytes;
+	if (!gh_read_field(p, mask_at, &L->bitvector.n, &n) || !gh_read_field(p, mask_at, &L->bitvector.bytedata, &bytes))
+		return gh_errorf(GH_ERR_FAULT, "cannot read the %s GC mask at 0x%llx", section, (unsigned long long)mask_at);
+	n = (uint32_t)n;
+	if (n > (end - start) / 8 + 64)
+		return gh_errorf(GH_ERR_FORMAT, "the %s GC mask claims %llu words for a %llu-byte section", section,
+				 (unsigned long long)n, (unsigned long long)(end - start));
+	uint8_t *bits = malloc(n / 8 + 1);
+	if (!bits)
+		return &gh_error_nomem;
+	if (n && !gh_read(p->t, bytes, bits, (n + 7) / 8)) {
+		free(bits);
+		return gh_errorf(GH_ERR_FAULT, "cannot read the %s GC mask bits at 0x%llx", section, (unsigned long long)bytes);
+	}
+	struct gh_error *err = NULL;
+	for (uint64_t i = 0; i < n && !err; i++) {
+		if (!((bits[i / 8] >> (i % 8)) & 1))
+			continue;
+		uint64_t a = start + 8 * i, val;
+		if (!gh_read_u64(p->t, a, &val) || !val)
+			continue;
+		const struct var *v = var_at(vs, a);
+		char name[256];
+		if (v)
+			snprintf(name, sizeof(name), "%s", v->name);
+		else
+			snprintf(name, sizeof(name), "%s 0x%llx", section, (unsigned long long)a);
+		err = gh_root_edge(b, GH_ROOT_GLOBAL, name, v ? v->addr : a, v ? v->size : 8, a, val);
+	}
+	free(bits);
+	return err;
+}
+
+struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b)
+{
+	struct gh_program *p = h->p;
+	const struct gh_layout *L = &p->L;
+	const char *ver = gh_program_version(p);
+	const struct gh_field *need[] = { &L->moduledata.data, &L->moduledata.edata, &L->moduledata.bss,
+					  &L->moduledata.ebss, &L->moduledata.gcdatamask, &L->moduledata.gcbssmask,
+					  &L->bitvector.n, &L->bitvector.bytedata };
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		GH_TRY(gh_layout_require(L, need[i], ver));
+	if (!p->moduledata)
+		return gh_errorf(GH_ERR_MISSING, "cannot find runtime.firstmoduledata: globals cannot be scanned");
+	struct vars vs = { .bias = p->exe->bias };
+	gh_dwarf_foreach_variable(p->dw, add_var, &vs);
+	qsort(vs.v, vs.n, sizeof(*vs.v), var_cmp);
+	uint64_t md = p->moduledata, data, edata, bss, ebss;
+	struct gh_error *err = NULL;
+	if (!gh_read_field(p, md, &L->moduledata.data, &data) || !gh_read_field(p, md, &L->moduledata.edata, &edata) ||
+	    !gh_read_field(p, md, &L->moduledata.bss, &bss) || !gh_read_field(p, md, &L->moduledata.ebss, &ebss) ||
+	    data > edata || bss > ebss)
+		err = gh_errorf(GH_ERR_FORMAT, "runtime.firstmoduledata at 0x%llx has unreadable or inconsistent section bounds",
+				(unsigned long long)md);
+	if (!err)
+		err = mask_words(p, md + (uint64_t)L->moduledata.gcdatamask.off, data, edata, b, &vs, "data");
+	if (!err)
+		err = mask_words(p, md + (uint64_t)L->moduledata.gcbssmask.off, bss, ebss, b, &vs, "bss");
+	free(vs.v);
+	return err;
+}

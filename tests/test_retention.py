@@ -1,0 +1,215 @@
+"""Retention: GC roots, the object graph, dominators and retained sizes, and `why`, checked against
+the heap dump, the fixture's own record of what it built, and an independent dominator check."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import corpus
+import helpers
+from helpers import run, run_json, target_args
+
+DOMCHECK = helpers.BUILD / "tests" / "domcheck"
+
+
+@pytest.fixture(scope="session")
+def domcheck():
+    DOMCHECK.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(DOMCHECK),
+                    str(helpers.REPO / "tests" / "c" / "domcheck.c")], check=True)
+    return DOMCHECK
+
+
+def root_of(path):
+    """The global a facts.json path starts from: main.cache["k"].(*T).F -> main.cache."""
+    m = re.match(r"([\w./]+?\.\w+)(?=$|[.\[(])", path)
+    return m.group(1) if m else path
+
+
+def twin_symbols(case):
+    """Global names for root addresses: goheap names globals from DWARF; a stripped executable has
+    neither DWARF nor symbols, so its roots are named by address, and the DWARF build of the same
+    program (identical layout) names them through binutils' symbol table."""
+    if not case["stripped"]:
+        return None
+    name = case["name"].replace("-stripped", "")
+    twin = [c for c in corpus.cases() if c["name"] == name][0]
+    return helpers.symbols(corpus.materialize(twin)["exe"])
+
+
+def root_name(row_name, row_addr, syms):
+    """A root row ("main.cache (global)" or "bss 0x5aa640 (global)") as a global's name."""
+    name = row_name.split(" (")[0]
+    if syms is None:
+        return name
+    return helpers.symbol_at(syms, int(row_addr, 16)) or name
+
+
+def global_patterns(case):
+    """Planted patterns held by globals, with the set of roots their samples start from."""
+    for name, p in case["facts"]["patterns"].items():
+        if name == "goroutines":
+            continue  # held by stacks and timers: checked by the goroutine layer
+        yield name, p, sorted({root_of(s["path"]) for s in p["samples"]})
+
+
+def test_dominators_free_exactly_the_retained_set(case, paths, tmp_path, domcheck):
+    """For 1,000 sampled objects, removing the object and recomputing reachability frees exactly
+    the bytes goheap says it retains (an implementation sharing no code with goheap's)."""
+    out = tmp_path / "graph.txt"
+    run_json(target_args(case, paths) + ["graph", "--output", str(out)])
+    p = subprocess.run([str(domcheck), str(out), "1000", "1"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(r"checked (\d+)", p.stdout).group(1) == "1000", p.stdout
+
+
+def test_heap_dump_edges_are_graph_edges(case, paths, tmp_path):
+    """Every pointer field of every heap-dump object that points at a live object is an edge of
+    goheap's graph, and everything the dump's objects reach from the globals is reachable."""
+    if case["stripped"]:
+        pytest.skip("compares against the DWARF twin's run of the same check")
+    out = tmp_path / "graph.txt"
+    run_json(target_args(case, paths) + ["graph", "--output", str(out)])
+    objs = run_json(target_args(case, paths) + ["objects", "--limit", "0"])["objects"]
+    nroots, edges = 0, set()
+    for line in open(out):
+        if line.startswith("V "):
+            nroots = int(line.split()[2])
+        elif line.startswith("E "):
+            u, v = map(int, line.split()[1:])
+            edges.add((u, v))
+    slots = sorted((int(o["slot"], 16), o["slot_size"], i) for i, o in enumerate(objs))
+    starts = [s[0] for s in slots]
+    import bisect
+
+    def vertex_of(addr):
+        k = bisect.bisect_right(starts, addr) - 1
+        if k >= 0 and addr < slots[k][0] + slots[k][1]:
+            return 1 + nroots + slots[k][2]
+        return None
+
+    dump = corpus.heapdump_of(case)
+    missing, changed, total = [], 0, 0
+    import test_heap_corrupt
+    with open(paths["core"], "rb") as core:
+        for d in dump.live_objects():
+            u = vertex_of(d.addr)
+            data = d.contents(dump)
+            for off in d.ptr_offsets:
+                val = int.from_bytes(data[off:off + 8], "little")
+                v = vertex_of(val) if val else None
+                if v is None:
+                    continue
+                total += 1
+                if (u, v) in edges:
+                    continue
+                # The graph describes the core: a word the process changed after writing the dump
+                # (a gcore snapshot of a live process) is not an edge any more.
+                core.seek(test_heap_corrupt.file_offset(paths["core"], d.addr + off))
+                if int.from_bytes(core.read(8), "little") != val:
+                    changed += 1
+                else:
+                    missing.append((hex(d.addr), off, hex(val)))
+    assert not missing, "heap-dump pointers that are not graph edges (object, offset, value): %s" % missing[:5]
+    if case["capture"] != "gcore":
+        assert changed == 0  # a crash core is taken with nothing running after the dump
+    assert changed <= max(2, total // 1000), "%d of %d pointer words changed after the dump" % (changed, total)
+
+
+def test_why_names_the_planted_holder_and_key(case, paths):
+    samples = [(n, s) for n, p, roots in global_patterns(case) for s in p["samples"]]
+    syms = twin_symbols(case)
+    bad = []
+    for name, s in samples:
+        res = run_json(target_args(case, paths) + ["why", s["addr"], "--all"])
+        assert res["status"] == "reachable", (name, s, res)
+        roots = [root_name(pth["root"], pth["hops"][0]["address"], syms) for pth in res["paths"]]
+        if root_of(s["path"]) not in roots:
+            bad.append((s["path"], roots))
+            continue
+        if s.get("key") and not case["stripped"]:  # map keys need the key type: DWARF builds
+            pth = res["paths"][roots.index(root_of(s["path"]))]
+            vias = " ".join(h["via"] for h in pth["hops"])
+            if '"%s"' % s["key"] not in vias:
+                bad.append((s["path"], vias))
+    assert not bad, "paths that miss the planted holder or map key: %s" % bad[:5]
+
+
+def test_top_by_root_matches_bytes_built(case, paths):
+    """The roots holding each planted pattern retain what the fixture measured building it (its
+    HeapAlloc growth across GCs), within 1%.  A pattern held by several roots (the shared map) is
+    retained by the group of them, not by any one."""
+    syms = twin_symbols(case)
+    roots_json = run_json(target_args(case, paths) + ["roots", "-n", "0"])["roots"]
+    top = {}
+    for r in roots_json:
+        n = root_name(r["name"], r["address"], syms)
+        top[n] = top.get(n, 0) + r["retains"]
+    wrong = []
+    for name, p, roots in global_patterns(case):
+        if name == "shared_map":
+            if syms is None:
+                regex = "^main\\.holder[ABC]$"
+            else:  # stripped: the holders' root words by address
+                regex = "^(%s)$" % "|".join(re.escape(r["name"].split(" (")[0]) for r in roots_json
+                                            if root_name(r["name"], r["address"], syms) in
+                                            ("main.holderA", "main.holderB", "main.holderC"))
+            grp = run_json(target_args(case, paths) + ["roots", "--group", regex, "-n", "1"])
+            got = grp["group_retains"]
+            assert sorted({root_name(m, "0x" + m.split("0x")[-1] if syms else "0x0", syms)
+                           for m in grp["group_members"]}) == ["main.holderA", "main.holderB", "main.holderC"]
+            assert top.get("main.holderA", 0) < 0.01 * got  # shared: no single holder retains it
+        else:
+            got = sum(top.get(r, 0) for r in roots)
+        want = p["retained_bytes"]
+        if abs(got - want) > 0.01 * want:
+            wrong.append((name, roots, want, got))
+    assert not wrong, "retained sizes off by more than 1% (pattern, roots, built, goheap): %s" % wrong
+
+
+def test_why_special_cases(case, paths, tmp_path):
+    base = target_args(case, paths)
+    # An address that is not in the heap: a global.
+    info = run_json(base + ["roots", "-n", "1"])
+    p = run(base + ["why", info["roots"][0]["address"]])
+    assert p.returncode == 1 and "outside the Go heap" in p.stderr, p.stderr
+    # An object in a cycle: a path still comes out, finite.
+    out = tmp_path / "graph.txt"
+    run_json(base + ["graph", "--output", str(out)])
+    nroots, succ = 0, {}
+    for line in open(out):
+        if line.startswith("V "):
+            nroots = int(line.split()[2])
+        elif line.startswith("E "):
+            u, v = map(int, line.split()[1:])
+            succ.setdefault(u, set()).add(v)
+    cyc = next((u for u, vs in succ.items() if u > nroots for v in vs if v > nroots and u in succ.get(v, ())), None)
+    if cyc is not None:
+        objs = run_json(base + ["objects", "--limit", "0"])["objects"]
+        res = run_json(base + ["why", objs[cyc - 1 - nroots]["address"]])
+        assert res["status"] == "reachable" and res["paths"], res
+        assert all(len(pth["hops"]) <= 64 for pth in res["paths"])
+
+
+def test_why_through_garbage(case, paths, tmp_path):
+    """Cut main.root in a copy of the core: its chain becomes unreachable, and so does the leaf
+    object that only that chain reached."""
+    samples = case["facts"]["patterns"]["root_chain"]["samples"]
+    leaf = [s for s in samples if s["type"] == "main.Leaf"][0]
+    base = target_args(case, paths)
+    syms = twin_symbols(case)
+    root = [r for r in run_json(base + ["roots", "-n", "0"])["roots"]
+            if root_name(r["name"], r["address"], syms) == "main.root"][0]
+    core = tmp_path / "core"
+    shutil.copyfile(paths["core"], core)
+    import test_heap_corrupt
+    with open(core, "r+b") as f:
+        # main.root is an interface{}: with DWARF the root is the variable (type and data words);
+        # stripped, the root is its one pointer word.
+        f.seek(test_heap_corrupt.file_offset(str(core), int(root["address"], 16)))
+        f.write(bytes(8 if case["stripped"] else 16))
+    res = run_json(["--core", core, "--exe", paths["exe"], "why", leaf["addr"]])
+    assert res["status"].startswith("unreachable"), res
+    assert res["paths"] == []
