@@ -497,3 +497,89 @@ size_t gh_dwarf_function_locals(struct gh_dwarf *d, uint64_t die, uint64_t pc, g
 		return 0;
 	return locals_of(d, &f, pc, fn, arg, 0);
 }
+
+#define MAX_PART_DEPTH 12
+#define MAX_PART_ELEMS 4096
+
+static void parts(Dwarf_Die ty, uint64_t base, int depth, gh_dwarf_part_fn fn, void *arg)
+{
+	uint64_t off;
+	if (depth > MAX_PART_DEPTH || !strip_typedefs(&ty))
+		return;
+	if (die_runtime_type(ty, &off)) {
+		fn(arg, base, off, false);
+		return;
+	}
+	Dwarf_Attribute a;
+	Dwarf_Die sub;
+	switch (dwarf_tag(&ty)) {
+	case DW_TAG_structure_type: {
+		/* sync/atomic.Pointer[T] {_ [0]*T; _ noCopy; v unsafe.Pointer}: v is a *T. */
+		const char *sn = dwarf_diename(&ty);
+		if (sn && !strncmp(sn, "sync/atomic.Pointer[", 20) && dwarf_child(&ty, &sub) == 0) {
+			Dwarf_Word voff = 0;
+			bool have_v = false, have_t = false;
+			uint64_t toff = 0;
+			do {
+				const char *mn = dwarf_diename(&sub);
+				Dwarf_Die mt, et, pt;
+				if (!mn || !dwarf_formref_die(dwarf_attr(&sub, DW_AT_type, &a), &mt))
+					continue;
+				if (!strcmp(mn, "v") && dwarf_attr(&sub, DW_AT_data_member_location, &a) &&
+				    dwarf_formudata(&a, &voff) == 0)
+					have_v = true;
+				else if (dwarf_tag(&mt) == DW_TAG_array_type && dwarf_formref_die(dwarf_attr(&mt, DW_AT_type, &a), &et) &&
+					 dwarf_tag(&et) == DW_TAG_pointer_type && dwarf_formref_die(dwarf_attr(&et, DW_AT_type, &a), &pt) &&
+					 die_runtime_type(pt, &toff))
+					have_t = true;
+			} while (dwarf_siblingof(&sub, &sub) == 0);
+			if (have_v && have_t)
+				fn(arg, base + voff, toff, true);
+			break;
+		}
+		if (dwarf_child(&ty, &sub) == 0) {
+			do {
+				Dwarf_Word loc = 0;
+				Dwarf_Die mt;
+				if (dwarf_tag(&sub) != DW_TAG_member ||
+				    (dwarf_attr(&sub, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &loc)) ||
+				    !dwarf_formref_die(dwarf_attr(&sub, DW_AT_type, &a), &mt))
+					continue;
+				parts(mt, base + loc, depth + 1, fn, arg);
+			} while (dwarf_siblingof(&sub, &sub) == 0);
+		}
+		break;
+	}
+	case DW_TAG_array_type: {
+		Dwarf_Die et;
+		Dwarf_Word esize, count = 0;
+		if (!dwarf_formref_die(dwarf_attr(&ty, DW_AT_type, &a), &et) || !strip_typedefs(&et) ||
+		    dwarf_aggregate_size(&et, &esize) || !esize || dwarf_child(&ty, &sub))
+			break;
+		if (dwarf_attr(&sub, DW_AT_count, &a))
+			dwarf_formudata(&a, &count);
+		else if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && dwarf_formudata(&a, &count) == 0)
+			count++;
+		for (Dwarf_Word i = 0; i < count && i < MAX_PART_ELEMS; i++)
+			parts(et, base + i * esize, depth + 1, fn, arg);
+		break;
+	}
+	case DW_TAG_pointer_type: {
+		Dwarf_Die pt;
+		if (dwarf_formref_die(dwarf_attr(&ty, DW_AT_type, &a), &pt) && strip_typedefs(&pt) &&
+		    die_runtime_type(pt, &off))
+			fn(arg, base, off, true);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void gh_dwarf_variable_parts(struct gh_dwarf *d, const char *name, gh_dwarf_part_fn fn, void *arg)
+{
+	Dwarf_Die die, ty;
+	Dwarf_Attribute a;
+	if (lookup(d, name, DW_TAG_variable, &die) && dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
+		parts(ty, 0, 0, fn, arg);
+}

@@ -70,4 +70,12 @@ typedef void (*gh_dwarf_local_fn)(void *arg, const struct gh_dwarf_local *l);
  * are resolved by libdw.  Returns the number of variables passed. */
 size_t gh_dwarf_function_locals(struct gh_dwarf *d, uint64_t die, uint64_t pc, gh_dwarf_local_fn fn, void *arg);
 
+/* The parts of a global variable's type that have runtime type descriptors,
+ * for variables whose own type has none: through struct members and array
+ * elements, the outermost parts with a descriptor (fn(offset, rtype, false)),
+ * and pointers whose pointee has one (fn(offset, pointee rtype, true)).
+ * Offsets are from the variable's start; rtype as gh_dwarf_variable_runtime_type. */
+typedef void (*gh_dwarf_part_fn)(void *arg, uint64_t offset, uint64_t rtype_off, bool points_to);
+void gh_dwarf_variable_parts(struct gh_dwarf *d, const char *name, gh_dwarf_part_fn fn, void *arg);
+
 #endif

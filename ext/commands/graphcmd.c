@@ -5,6 +5,7 @@
 
 #include "../graph/graph.h"
 #include "../graph/labels.h"
+#include "../runtime/goroutines.h"
 #include "../util/strutil.h"
 #include "commands.h"
 
@@ -47,6 +48,46 @@ static void find_ptr(void *arg, uint64_t off, uint64_t value)
 	}
 }
 
+/* A goroutine root's edge: the frame (function, file:line) and the local
+ * whose slot points into [lo, hi). */
+static void stack_label(struct gh_program *p, const struct gh_root *r, uint64_t lo, uint64_t hi, char *buf, size_t n)
+{
+	struct gh_goroutines *gs;
+	struct gh_error *err = gh_goroutines_load(p, &gs);
+	if (err) {
+		gh_error_free(err);
+		return;
+	}
+	for (size_t i = 0; i < gs->n; i++) {
+		struct gh_goroutine *g = &gs->gs[i];
+		if (g->g != r->addr)
+			continue;
+		if ((err = gh_goroutine_slots(gs, g)) || (err = gh_goroutine_locals(gs, g))) {
+			gh_error_free(err);
+			return;
+		}
+		for (size_t k = 0; k < g->nslots; k++) {
+			const struct gh_slot *sl = &g->slots[k];
+			if (sl->value < lo || sl->value >= hi)
+				continue;
+			const struct gh_frame *f = sl->frame < g->nframes ? &g->frames[sl->frame] : NULL;
+			const char *local = NULL;
+			for (size_t j = 0; j < g->nlocals; j++) {
+				const struct gh_local *l = &g->locals[j];
+				if (l->frame == sl->frame && sl->addr >= l->addr && sl->addr < l->addr + (l->size ? l->size : 8))
+					local = l->name;
+			}
+			if (f)
+				snprintf(buf, n, "%s at %s:%d, %s %s", f->func ? f->func : "?", f->file ? f->file : "?", f->line,
+					 local ? "local" : gh_slot_kind_name((enum gh_slot_kind)sl->kind), local ? local : "");
+			else
+				snprintf(buf, n, "%s", gh_slot_kind_name((enum gh_slot_kind)sl->kind));
+			return;
+		}
+		return;
+	}
+}
+
 void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t u, uint32_t v, char *buf, size_t n)
 {
 	buf[0] = 0;
@@ -59,6 +100,10 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	if (err) {
 		gh_error_free(err);
 		T = NULL;
+	}
+	if (!gh_vertex_is_obj(g, u) && g->roots[u - 1].kind == GH_ROOT_STACK) {
+		stack_label(p, &g->roots[u - 1], lo, hi, buf, n);
+		return;
 	}
 	if (!gh_vertex_is_obj(g, u)) { /* a global: the word of the variable */
 		const struct gh_root *r = &g->roots[u - 1];

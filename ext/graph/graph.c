@@ -21,6 +21,7 @@ void gh_graph_free(struct gh_graph *g)
 	free(g->reach);
 	free(g->idom);
 	free(g->retained);
+	free(g->stack_warning);
 	free(g);
 }
 
@@ -129,6 +130,8 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	g->h = h;
 	struct gh_root_builder b = { .h = h };
 	struct gh_error *err = gh_roots_globals(h, &b);
+	if (!err)
+		err = gh_roots_stacks(h, &b, &g->stack_warning);
 	if (err)
 		goto fail_b;
 	g->roots = b.roots;

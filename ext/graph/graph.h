@@ -45,6 +45,7 @@ struct gh_graph {
 	uint32_t *idom;
 	uint64_t *retained;
 	uint64_t unresolved_pointers; /* pointer words into the heap that hit no object */
+	char *stack_warning;          /* why goroutine stacks are not roots (NULL: they are) */
 };
 
 static inline uint32_t gh_obj_vertex(const struct gh_graph *g, uint32_t obj) { return 1 + g->nroots + obj; }

@@ -26,5 +26,7 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 			      uint64_t size, uint64_t slot, uint64_t value);
 
 struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b);
+/* *warning (malloc'd) says why stacks could not be read, if they could not. */
+struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, char **warning);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/goroutines.h"
 #include "graph_internal.h"
 
 struct var {
@@ -122,4 +123,29 @@ struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b)
 		err = mask_words(p, md + (uint64_t)L->moduledata.gcbssmask.off, bss, ebss, b, &vs, "bss");
 	free(vs.v);
 	return err;
+}
+
+/* Goroutine stacks: one root per live goroutine, with the precise pointer
+ * slots of its frames (conservative ones where the runtime scans
+ * conservatively). */
+struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, char **warning)
+{
+	struct gh_goroutines *gs;
+	struct gh_error *err = gh_goroutines_load(h->p, &gs);
+	if (err) {
+		/* Without goroutines the globals still give an answer: say so. */
+		*warning = strdup(err->msg);
+		gh_error_free(err);
+		return NULL;
+	}
+	for (size_t i = 0; i < gs->n; i++) {
+		struct gh_goroutine *g = &gs->gs[i];
+		GH_TRY(gh_goroutine_slots(gs, g));
+		char name[256];
+		snprintf(name, sizeof(name), "goroutine %llu [%s] %s", (unsigned long long)g->goid, g->wait ? g->wait : "?",
+			 g->user_start ? g->user_start : g->start_func ? g->start_func : "?");
+		for (size_t k = 0; k < g->nslots; k++)
+			GH_TRY(gh_root_edge(b, GH_ROOT_STACK, name, g->g, 0, g->slots[k].addr, g->slots[k].value));
+	}
+	return NULL;
 }

@@ -13,9 +13,11 @@
  * The work is a queue of objects: each object is typed once and walked
  * once, so cycles terminate; the walk inside one value is bounded by the
  * type's nesting depth. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/goroutines.h"
 #include "typing.h"
 
 #define MAX_DEPTH 32
@@ -51,6 +53,42 @@ static void push(struct typer *k, uint32_t obj)
 	k->queue[k->qlen++] = obj;
 }
 
+/* Whether generic is the runtime struct behind values of the channel or map
+ * type specific: runtime.hchan for channels; runtime.hmap or
+ * internal/runtime/maps.Map for maps. */
+static bool header_of(const struct gh_type *generic, const struct gh_type *specific)
+{
+	if (!generic || !specific)
+		return false;
+	if (specific->kind == GH_KIND_CHAN)
+		return !strcmp(generic->name, "runtime.hchan");
+	if (specific->kind == GH_KIND_MAP)
+		return !strcmp(generic->name, "runtime.hmap") || !strcmp(generic->name, "internal/runtime/maps.Map");
+	return false;
+}
+
+/* Two types that describe the same object without disagreeing: a channel
+ * with or without direction, a named type and its unnamed twin (same kind
+ * and size, no inner structure), a struct and the struct embedded at its
+ * start (runtime.mPadded and runtime.m). */
+static bool compatible(struct typer *k, const struct gh_type *a, const struct gh_type *b)
+{
+	if (a->kind == GH_KIND_CHAN && b->kind == GH_KIND_CHAN)
+		return a->elem == b->elem;
+	if (a->kind == b->kind && a->size == b->size && a->kind != GH_KIND_STRUCT && a->kind != GH_KIND_ARRAY &&
+	    a->kind != GH_KIND_INTERFACE && a->kind != GH_KIND_MAP && a->kind != GH_KIND_POINTER)
+		return true;
+	for (int d = 0; d < 8 && a->kind == GH_KIND_STRUCT && a->nfields && a->fields[0].offset == 0; d++) {
+		const struct gh_type *f = ty(k, a->fields[0].type);
+		if (!f)
+			break;
+		if (f == b || !strcmp(f->name, b->name))
+			return true;
+		a = f;
+	}
+	return false;
+}
+
 /* Proposes type id for the object that starts exactly at p. */
 static void assign(struct typer *k, uint64_t p, gh_type_id id)
 {
@@ -68,9 +106,22 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 		if (!gh_obj_is_tiny(k->h, o) || t->ptrdata || p + t->size > gh_obj_addr(o) + 16 || o->type)
 			return;
 	}
+	if (o->type && o->type != id && header_of(ty(k, o->type), t)) {
+		/* The runtime's own header struct (from a runtime local such as
+		 * chanrecv's c *hchan) and the user's channel or map type name
+		 * the same object: keep the more telling one, walk it again. */
+		o->type = id;
+		push(k, (uint32_t)(o - k->h->objs));
+		return;
+	}
 	if (o->type) {
-		if (o->type != id && strcmp(ty(k, o->type)->name, t->name) && !gh_obj_is_tiny(k->h, o))
-			k->st->conflicts++;
+		const struct gh_type *cur = ty(k, o->type);
+		if (o->type != id && strcmp(cur->name, t->name) && !gh_obj_is_tiny(k->h, o) && !header_of(t, cur) &&
+		    !compatible(k, cur, t) && !compatible(k, t, cur)) {
+			if (k->st->conflicts++ < 5)
+				gh_heap_warn(k->h, "type conflict at 0x%llx: typed %s, a pointer says %s",
+					     (unsigned long long)gh_obj_addr(o), ty(k, o->type)->name, t->name);
+		}
 		return;
 	}
 	o->type = id;
@@ -170,6 +221,28 @@ static gh_type_id unsafe_pointee(struct typer *k, gh_type_id id, const struct gh
 	return ptr->elem;
 }
 
+/* internal/sync.HashTrieMap (sync.Map from Go 1.24): its children are
+ * atomic.Pointer[node[K,V]], but a node is the first field of either an
+ * entry[K,V] or an indirect[K,V], and node.isEntry says which.  Returns the
+ * type the object at p really has (id itself for anything else). */
+static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
+{
+	const struct gh_type *t = ty(k, id);
+	const char *at = t ? strstr(t->name, "node[") : NULL;
+	if (!t || !at || t->kind != GH_KIND_STRUCT || !t->nfields || strcmp(t->fields[0].name, "isEntry") || !p)
+		return id;
+	uint8_t is_entry;
+	if (!gh_read(k->p->t, p + t->fields[0].offset, &is_entry, 1))
+		return id;
+	char name[512];
+	int n = snprintf(name, sizeof(name), "%.*s%s%s", (int)(at - t->name), t->name, is_entry ? "entry" : "indirect",
+			 at + 4);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return id;
+	gh_type_id real = gh_type_by_name(k->T, name);
+	return real ? real : id;
+}
+
 static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 {
 	const struct gh_type *t = ty(k, id);
@@ -203,7 +276,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 			if (ft && ft->kind == GH_KIND_UNSAFE_POINTER) {
 				gh_type_id to = unsafe_pointee(k, id, t, i);
 				if (to && rd(k, a + t->fields[i].offset, &w0))
-					assign(k, w0, to);
+					assign(k, w0, trie_node(k, to, w0));
 			} else {
 				walk(k, a + t->fields[i].offset, t->fields[i].type, depth + 1);
 			}
@@ -266,9 +339,32 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 		walk(k, a + off, o->type, 0);
 }
 
+static uint64_t g_types_base(struct typer *k);
+
 struct globals_ctx {
 	struct typer *k;
+	uint64_t addr;      /* of the variable being walked by parts */
+	uint64_t types;     /* moduledata.types: base of DWARF runtime-type offsets */
 };
+
+/* A part of a variable whose type has no descriptor (gh_dwarf_variable_parts). */
+static void global_part(void *arg, uint64_t off, uint64_t rtype, bool points_to)
+{
+	struct globals_ctx *g = arg;
+	struct typer *k = g->k;
+	gh_type_id id;
+	struct gh_error *err = gh_type_at(k->T, g->types + rtype, &id);
+	if (err) {
+		gh_error_free(err);
+		k->st->bad_types++;
+		return;
+	}
+	uint64_t w;
+	if (!points_to)
+		walk(k, g->addr + off, id, 0);
+	else if (rd(k, g->addr + off, &w))
+		assign(k, w, id);
+}
 
 static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 {
@@ -290,6 +386,15 @@ static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 		const char *tn = gh_dwarf_variable_type_name(k->p->dw, name);
 		if (tn)
 			id = gh_type_by_name(k->T, tn);
+		if (!id && g_types_base(k)) {
+			/* Walk the parts of it whose types have descriptors. */
+			struct globals_ctx *gc = arg;
+			gc->addr = addr + k->p->exe->bias;
+			gc->types = g_types_base(k);
+			k->st->from_globals++;
+			gh_dwarf_variable_parts(k->p->dw, name, global_part, gc);
+			return;
+		}
 		if (!id && tn && (!strncmp(tn, "[]", 2) || tn[0] == '*')) {
 			gh_type_id elem = gh_type_by_name(k->T, tn + (tn[0] == '*' ? 1 : 2));
 			uint64_t v;
@@ -304,6 +409,72 @@ static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 		return;
 	k->st->from_globals++;
 	walk(k, addr + k->p->exe->bias, id, 0);
+}
+
+/* Goroutines' typed locals (DWARF), as roots of typing.  A goroutine list
+ * that cannot be read leaves stack-held objects untyped, nothing more. */
+static void type_stacks(struct typer *k)
+{
+	struct gh_goroutines *gs;
+	struct gh_error *err = gh_goroutines_load(k->p, &gs);
+	if (err) {
+		gh_error_free(err);
+		return;
+	}
+	for (size_t i = 0; i < gs->n; i++) {
+		struct gh_goroutine *g = &gs->gs[i];
+		if ((err = gh_goroutine_locals(gs, g))) {
+			gh_error_free(err);
+			continue;
+		}
+		for (size_t j = 0; j < g->nlocals; j++) {
+			const struct gh_local *l = &g->locals[j];
+			gh_type_id id = 0;
+			/* The runtime's own frames (gopark, chanrecv, ...) hold runtime
+			 * structures typed through other roots; their DWARF locations
+			 * are not all live at the frame's PC. */
+			const char *fn = l->frame < g->nframes ? g->frames[l->frame].func : NULL;
+			if (fn && !strncmp(fn, "runtime.", 8))
+				continue;
+			if (l->type_desc) {
+				if ((err = gh_type_at(k->T, l->type_desc, &id))) {
+					gh_error_free(err);
+					k->st->bad_types++;
+					continue;
+				}
+			} else if (l->type_name) {
+				id = gh_type_by_name(k->T, l->type_name);
+			}
+			const struct gh_type *t = ty(k, id);
+			if (!t)
+				continue;
+			k->st->from_locals++;
+			bool ptr_first = t->kind == GH_KIND_POINTER || t->kind == GH_KIND_SLICE || t->kind == GH_KIND_STRING;
+			if (!l->pieces && !ptr_first) {
+				walk(k, l->addr, id, 0);
+				continue;
+			}
+			/* Only the first word is sure to be the variable's: a slice's
+			 * len and cap may live in registers or other slots.  For a
+			 * pointer, slice or string that word is the data pointer. */
+			uint64_t w;
+			if (!rd(k, l->addr, &w))
+				continue;
+			if (t->kind == GH_KIND_POINTER || t->kind == GH_KIND_SLICE)
+				assign(k, w, t->elem);
+			else if (t->kind == GH_KIND_STRING)
+				assign(k, w, k->u8);
+		}
+	}
+}
+
+/* moduledata.types: DWARF runtime-type attributes are offsets from it. */
+static uint64_t g_types_base(struct typer *k)
+{
+	uint64_t v = 0;
+	if (k->p->moduledata)
+		gh_read_field(k->p, k->p->moduledata, &k->p->L.moduledata.types, &v);
+	return v;
 }
 
 static gh_type_id by_name(struct typer *k, const char *name)
@@ -342,8 +513,9 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 		st->from_headers++;
 		push(&k, i);
 	}
-	struct globals_ctx g = { &k };
+	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
+	type_stacks(&k);
 	for (size_t qi = 0; qi < k.qlen; qi++)
 		walk_object(&k, &h->objs[k.queue[qi]]);
 	free(k.queue);
