@@ -392,12 +392,17 @@ struct gh_error *gh_goroutine_frames(struct gh_goroutines *gs, struct gh_gorouti
 		if (!g->nwarnings)
 			gh_goroutine_warn(g, "the walk ended before runtime.goexit (frame %zu, %s)", o.n - 1, o.v[o.n - 1].func);
 	}
-	/* What the user calls the start function: the outermost frame that is
-	 * neither goexit nor compiler-generated (the go statement's closure). */
+	/* What the user calls the start function: the outermost frame the
+	 * runtime's own traceback shows at its default level (showfuncinfo):
+	 * not compiler-generated (the go statement's closure) and not an
+	 * unexported runtime function.  Runtime goroutines show none: their
+	 * start PC's function is used. */
 	for (size_t i = o.n; i-- > 0;) {
-		if (o.v[i].flags & GH_FRAME_TOP || is_wrapper(gs, &o.v[i]))
+		const char *fn = o.v[i].func;
+		bool runtime_internal = !strncmp(fn, "runtime.", 8) && !(fn[8] >= 'A' && fn[8] <= 'Z');
+		if (o.v[i].flags & GH_FRAME_TOP || is_wrapper(gs, &o.v[i]) || runtime_internal || !strchr(fn, '.'))
 			continue;
-		g->user_start = o.v[i].func;
+		g->user_start = fn;
 		break;
 	}
 	if (!g->user_start)
