@@ -176,18 +176,20 @@ const struct gh_command gh_commands[] = {
 	  "inner map), growing (a bucket map mid-evacuation), corrupt (see the warnings). --sort bytes (default),\n"
 	  "waste (bytes of unused slots) or len; --min-bytes N; --type REGEX on the map type; --limit N rows.",
 	  true, gh_cmd_maps },
-	{ "map", "ADDR|EXPR [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]", "the entries of one map (or sync.Map), decoded by type",
+	{ "map", "ADDR|EXPR|NAME [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]", "the entries of one map (or sync.Map), decoded by type",
 	  "Prints a map's statistics and its entries: keys and values decoded by type (strings as text, numbers,\n"
 	  "interfaces as their dynamic type and value, pointers with the type of the object they point at).\n"
-	  "ADDR is the map header, a variable or field holding the map, or a sync.Map (then as syncmap). In GDB:\n"
+	  "ADDR is the map header, a variable or field holding the map, or a sync.Map (then as syncmap); NAME a\n"
+	  "global by its Go name (CLI: goheap map main.cache). In GDB:\n"
 	  "goheap map 'main.cache'. --limit N entries (default 100, 0 for all); --keys-only; --addresses adds\n"
 	  "where each key and value is (after indirect slots). --as MAPTYPE decodes\n"
 	  "ADDR as a header of that map type (\"map[string]int\") when typing did not reach it (stripped executables).",
 	  true, gh_cmd_map },
-	{ "syncmap", "ADDR|EXPR [--limit N] [--keys-only] [--addresses]", "the entries of a sync.Map",
+	{ "syncmap", "ADDR|EXPR|NAME [--limit N] [--keys-only] [--addresses]", "the entries of a sync.Map",
 	  "Prints the live entries of the sync.Map at ADDR (both implementations: read/dirty maps with deleted\n"
 	  "and expunged entries, up to Go 1.23 and 1.24 nosynchashtriemap; the HashTrieMap of 1.24+), its\n"
-	  "length and the bytes of its structure. In GDB: goheap syncmap &'main.registry'.",
+	  "length and the bytes of its structure. NAME: a global by its Go name (CLI). In GDB, quote the address\n"
+	  "expression: goheap syncmap \"&'main.registry'\".",
 	  true, gh_cmd_syncmap },
 	{ "goroutines", "[--group-by wait|start|creator|stack] [--min-count N]", "list goroutines, or count them by wait reason, start, creator or stack",
 	  "Lists every live goroutine (runtime.allgs without the dead ones): id, status or wait reason as the\n"

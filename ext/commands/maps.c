@@ -433,8 +433,8 @@ static struct gh_error *show_sync(struct gh_program *p, struct gh_heap *h, struc
 
 static struct gh_error *entries_cmd(struct gh_program *p, int argc, char **argv, struct gh_out *o, bool sync_only)
 {
-	const char *usage = sync_only ? "syncmap ADDR|EXPR [--limit N] [--keys-only] [--addresses]"
-				      : "map ADDR|EXPR [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]";
+	const char *usage = sync_only ? "syncmap ADDR|EXPR|NAME [--limit N] [--keys-only] [--addresses]"
+				      : "map ADDR|EXPR|NAME [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]";
 	uint64_t addr, limit;
 	bool keys_only;
 	const char *var, *as;
