@@ -175,6 +175,12 @@ def test_why_special_cases(case, paths, tmp_path):
     info = run_json(base + ["roots", "-n", "1"])
     p = run(base + ["why", info["roots"][0]["address"]])
     assert p.returncode == 1 and "outside the Go heap" in p.stderr, p.stderr
+    # A goroutine's stack: named as such (the goroutine layer's own list says where stacks are).
+    gid = run_json(base + ["goroutines"])["goroutines"][-1]["id"]
+    g = run_json(base + ["goroutine", str(gid), "bt"])
+    mid = (int(g["stack_lo"], 16) + int(g["stack_hi"], 16)) // 2
+    p = run(base + ["why", hex(mid)])
+    assert p.returncode == 1 and "in the stack of goroutine %s " % gid in p.stderr, p.stderr
     # An object in a cycle: a path still comes out, finite.
     out = tmp_path / "graph.txt"
     run_json(base + ["graph", "--output", str(out)])
@@ -213,3 +219,87 @@ def test_why_through_garbage(case, paths, tmp_path):
     res = run_json(["--core", core, "--exe", paths["exe"], "why", leaf["addr"]])
     assert res["status"].startswith("unreachable"), res
     assert res["paths"] == []
+
+
+def test_dump_roots_and_reachability(case, paths, tmp_path):
+    """Every root the runtime's heap dump lists is a goheap root (its finalizers by name; its data, bss
+    and stack-frame pointers as edges from goheap's roots), and every object reachable in the dump's own
+    graph from its roots is reachable in goheap's."""
+    import bisect
+    import test_heap_corrupt
+    base = target_args(case, paths)
+    out = tmp_path / "graph.txt"
+    run_json(base + ["graph", "--output", str(out)])
+    objs = run_json(base + ["objects", "--limit", "0"])["objects"]
+    roots = run_json(base + ["roots", "-n", "0"])["roots"]
+    nroots, reach, root_targets = 0, {}, set()
+    for line in open(out):
+        f = line.split()
+        if f[0] == "V":
+            nroots = int(f[2])
+        elif f[0] == "E":
+            u, v = int(f[1]), int(f[2])
+            if 1 <= u <= nroots:
+                root_targets.add(v)
+        elif not line.startswith("#"):
+            reach[int(f[0])] = f[4] == "1"
+    slots = sorted((int(o["slot"], 16), o["slot_size"], i) for i, o in enumerate(objs))
+    starts = [s[0] for s in slots]
+
+    def vertex_of(addr):
+        k = bisect.bisect_right(starts, addr) - 1
+        return 1 + nroots + slots[k][2] if k >= 0 and addr < slots[k][0] + slots[k][1] else None
+
+    dump = corpus.heapdump_of(case)
+    # Finalizers: one goheap root per object with a finalizer.
+    names = {r["name"] for r in roots}
+    for fz in dump.finalizers:
+        assert "finalizer of 0x%x" % fz.obj in names, "finalizer of 0x%x missing" % fz.obj
+    # Root pointers the dump lists: data and bss words, and every stack frame's pointer words.
+    seeds, changed = [], 0
+    for seg in (dump.data, dump.bss):
+        raw = bytes(dump.raw[seg.data_off:seg.data_off + seg.size])
+        seeds += [int.from_bytes(raw[o:o + 8], "little") for o in seg.ptr_offsets]
+    # Frames of the goroutine that wrote the dump: it ran on to the capture point, so its frames in the
+    # core are at other PCs, with other live slots. Every other goroutine was parked in between.
+    writer = {fr.goroutine for fr in dump.frames if fr.name == "runtime/debug.WriteHeapDump"}
+    for fr in dump.frames:
+        if fr.goroutine in writer:
+            continue
+        raw = bytes(dump.raw[fr.data_off:fr.data_off + fr.size])
+        seeds += [int.from_bytes(raw[o:o + 8], "little") for o in fr.ptr_offsets]
+    for fz in dump.finalizers:
+        seeds.append(fz.fn)
+    seed_vs = {vertex_of(a) for a in seeds if a} - {None}
+    # The dump's own graph: objects and their pointer fields as it wrote them.
+    by_addr = {d.addr: d for d in dump.live_objects()}
+    seen, stack = set(seed_vs), list(seed_vs)
+    live_addrs = {1 + nroots + i: int(o["slot"], 16) for i, o in enumerate(objs)}
+    for fz in dump.finalizers:  # the GC scans a finalizer's object without keeping it
+        d = by_addr.get(fz.obj)
+        if d:
+            data = d.contents(dump)
+            stack += [v for v in (vertex_of(int.from_bytes(data[o:o + 8], "little")) for o in d.ptr_offsets) if v]
+    while stack:
+        v = stack.pop()
+        d = by_addr.get(live_addrs.get(v))
+        if d is None:
+            continue
+        data = d.contents(dump)
+        for o in d.ptr_offsets:
+            w = vertex_of(int.from_bytes(data[o:o + 8], "little"))
+            if w is not None and w not in seen:
+                seen.add(w)
+                stack.append(w)
+    not_reached = sorted(v for v in seen if not reach.get(v))
+    if case["capture"] == "gcore":
+        # A live process may have dropped references after writing its dump.
+        assert len(not_reached) <= max(2, len(seen) // 1000), len(not_reached)
+    else:
+        assert not not_reached, "reachable in the heap dump, not in goheap: %s" % [
+            objs[v - 1 - nroots]["address"] for v in not_reached[:5]]
+    # The dump's root pointers are edges of goheap's roots (crash cores: nothing moved since the dump).
+    if case["capture"] != "gcore":
+        missing = [v for v in seed_vs if v not in root_targets]
+        assert not missing, "root pointers of the dump that no goheap root holds: %s" % [
+            objs[v - 1 - nroots]["address"] for v in missing[:5]]

@@ -137,7 +137,7 @@ static void put_mappings(struct gh_program *p, struct gh_node *r)
 	}
 }
 
-static void put_layout(struct gh_program *p, struct gh_node *r)
+static void put_layout(struct gh_program *p, struct gh_node *r, struct gh_out *o)
 {
 	struct gh_node *l = gh_put_object(r, "runtime_layout");
 	if (p->L.from_dwarf)
@@ -155,8 +155,13 @@ static void put_layout(struct gh_program *p, struct gh_node *r)
 	}
 	if (!p->L.from_dwarf && !p->L.builtin[0])
 		return;
-	struct gh_layout_entry ents[256];
-	size_t n = gh_layout_entries(&p->L, ents, 256);
+	size_t max = gh_layout_count();
+	struct gh_layout_entry *ents = calloc(max, sizeof(*ents));
+	if (!ents) {
+		gh_out_warn(o, "out of memory listing the runtime layout");
+		return;
+	}
+	size_t n = gh_layout_entries(&p->L, ents, max);
 	struct gh_node *t = gh_put_table(l, "entries");
 	for (size_t i = 0; i < n; i++) {
 		struct gh_node *row = gh_table_row(t);
@@ -207,6 +212,7 @@ static void put_layout(struct gh_program *p, struct gh_node *r)
 		}
 		gh_put_str(row, "looked_up_as", ents[i].names);
 	}
+	free(ents);
 }
 
 struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct gh_out *o)
@@ -220,6 +226,6 @@ struct gh_error *gh_cmd_info(struct gh_program *p, int argc, char **argv, struct
 	put_pcln(p, r);
 	put_threads(p, r);
 	put_mappings(p, r);
-	put_layout(p, r);
+	put_layout(p, r, o);
 	return NULL;
 }

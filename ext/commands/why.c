@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
+#include "../runtime/goroutines.h"
 #include "../util/strutil.h"
 #include "commands.h"
 
@@ -111,6 +112,18 @@ struct gh_error *gh_cmd_why(struct gh_program *p, int argc, char **argv, struct 
 	const struct gh_object *ob = gh_heap_find(h, addr);
 	struct gh_node *r = gh_out_root(o);
 	if (!ob) {
+		/* A goroutine's stack: say whose, and what it holds. */
+		struct gh_goroutines *gs;
+		struct gh_error *gerr = gh_goroutines_load(p, &gs);
+		for (size_t i = 0; !gerr && i < gs->n; i++) {
+			const struct gh_goroutine *gr = &gs->gs[i];
+			if (addr >= gr->stack_lo && addr < gr->stack_hi)
+				return gh_errorf(GH_ERR_NOT_FOUND,
+						 "0x%" PRIx64 " is in the stack of goroutine %" PRIu64 " [%s] %s, not in a heap object: stacks are roots (see 'goheap goroutine %" PRIu64 " locals')",
+						 addr, gr->goid, gr->wait ? gr->wait : "?",
+						 gr->user_start ? gr->user_start : gr->start_func ? gr->start_func : "?", gr->goid);
+		}
+		gh_error_free(gerr);
 		const struct gh_segment *s = gh_segment_at(p->t, addr);
 		return gh_errorf(GH_ERR_NOT_FOUND, "0x%" PRIx64 " is not in a live heap object: %s", addr,
 				 !s ? "it is not in the target's memory"

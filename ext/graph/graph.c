@@ -25,13 +25,9 @@ void gh_graph_free(struct gh_graph *g)
 	free(g);
 }
 
-struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
-			      uint64_t size, uint64_t slot, uint64_t value)
+struct gh_error *gh_root_begin(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
+			       uint64_t size)
 {
-	(void)slot;
-	const struct gh_object *o = gh_heap_find(b->h, value);
-	if (!o)
-		return NULL;
 	if (!b->nroots || b->roots[b->nroots - 1].addr != addr || b->roots[b->nroots - 1].kind != kind ||
 	    strcmp(b->roots[b->nroots - 1].name, name)) {
 		if (b->nroots == b->cap_roots) {
@@ -50,6 +46,17 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 		r->size = size;
 		b->nroots++;
 	}
+	return NULL;
+}
+
+struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
+			      uint64_t size, uint64_t slot, uint64_t value)
+{
+	(void)slot;
+	const struct gh_object *o = gh_heap_find(b->h, value);
+	if (!o)
+		return NULL;
+	GH_TRY(gh_root_begin(b, kind, name, addr, size));
 	if (b->nedges == b->cap_edges) {
 		size_t nc = b->cap_edges ? b->cap_edges * 2 : 1024;
 		struct gh_root_edge_rec *ne = realloc(b->edges, nc * sizeof(*ne));
@@ -132,6 +139,8 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	struct gh_error *err = gh_roots_globals(h, &b);
 	if (!err)
 		err = gh_roots_stacks(h, &b, &g->stack_warning);
+	if (!err)
+		err = gh_roots_specials(h, &b);
 	if (err)
 		goto fail_b;
 	g->roots = b.roots;

@@ -25,7 +25,11 @@ struct gh_root_builder {
 struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
 			      uint64_t size, uint64_t slot, uint64_t value);
 
+/* Starts a root even if it turns out to hold no heap pointer. */
+struct gh_error *gh_root_begin(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
+			       uint64_t size);
 struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b);
+struct gh_error *gh_roots_specials(struct gh_heap *h, struct gh_root_builder *b);
 /* *warning (malloc'd) says why stacks could not be read, if they could not. */
 struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, char **warning);
 

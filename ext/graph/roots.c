@@ -149,3 +149,109 @@ struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, c
 	}
 	return NULL;
 }
+
+/* Specials (per span, sorted by offset) and the finalizer queue.
+ *  - a finalizer keeps alive what its object points to and its function,
+ *    not the object itself (markrootSpans scans the object's contents);
+ *  - a weak handle keeps its handle object (the target is not kept);
+ *  - a cleanup keeps its function (and, from 1.26, its argument copy);
+ *  - a queued finalizer keeps its function and argument until it has run.
+ * Kind numbers and payload offsets come from DWARF; lists are bounded. */
+#define MAX_SPECIALS_PER_SPAN 65536
+#define MAX_FINBLOCKS 1000000
+
+struct scan_ctx {
+	struct gh_root_builder *b;
+	const char *name;
+	uint64_t addr;
+	struct gh_error *err;
+};
+
+static void scan_word(void *arg, uint64_t off, uint64_t value)
+{
+	struct scan_ctx *c = arg;
+	if (!c->err)
+		c->err = gh_root_edge(c->b, GH_ROOT_FINALIZER, c->name, c->addr, 0, off, value);
+}
+
+static struct gh_error *word_edge(struct gh_root_builder *b, const char *name, uint64_t root_addr, uint64_t at,
+				  const struct gh_field *f)
+{
+	uint64_t v;
+	if (f->off < 0 || !gh_read_field(b->h->p, at, f, &v))
+		return NULL;
+	return gh_root_edge(b, GH_ROOT_FINALIZER, name, root_addr, 0, at + (uint64_t)f->off, v);
+}
+
+static struct gh_error *span_specials(struct gh_heap *h, struct gh_root_builder *b, const struct gh_span *s)
+{
+	struct gh_program *p = h->p;
+	const struct gh_layout *L = &p->L;
+	uint64_t sp;
+	if (!gh_read_field(p, s->mspan, &L->mspan.specials, &sp))
+		return NULL;
+	for (int n = 0; sp && n < MAX_SPECIALS_PER_SPAN; n++) {
+		uint64_t kind, off, next;
+		if (!gh_read_field(p, sp, &L->special.kind, &kind) || !gh_read_field(p, sp, &L->special.offset, &off) ||
+		    !gh_read_field(p, sp, &L->special.next, &next))
+			break;
+		uint64_t target = s->base + off;
+		const struct gh_object *o = gh_heap_find(h, target);
+		char name[160];
+		if (L->c.kindSpecialFinalizer.have && (int64_t)kind == L->c.kindSpecialFinalizer.v) {
+			snprintf(name, sizeof(name), "finalizer of 0x%llx", (unsigned long long)target);
+			GH_TRY(gh_root_begin(b, GH_ROOT_FINALIZER, name, sp, 0));
+			if (o) {
+				struct scan_ctx c = { b, name, sp, NULL };
+				gh_heap_pointers(h, o, scan_word, &c);
+				GH_TRY(c.err);
+			}
+			GH_TRY(word_edge(b, name, sp, sp, &L->specialfinalizer.fn));
+		} else if (L->c.kindSpecialWeakHandle.have && (int64_t)kind == L->c.kindSpecialWeakHandle.v) {
+			snprintf(name, sizeof(name), "weak handle of 0x%llx", (unsigned long long)target);
+			GH_TRY(gh_root_begin(b, GH_ROOT_FINALIZER, name, sp, 0));
+			GH_TRY(word_edge(b, name, sp, sp, &L->specialWeakHandle.handle));
+		} else if (L->c.kindSpecialCleanup.have && (int64_t)kind == L->c.kindSpecialCleanup.v) {
+			snprintf(name, sizeof(name), "cleanup of 0x%llx", (unsigned long long)target);
+			GH_TRY(gh_root_begin(b, GH_ROOT_FINALIZER, name, sp, 0));
+			GH_TRY(word_edge(b, name, sp, sp, &L->specialCleanup.fn));
+			GH_TRY(word_edge(b, name, sp, sp, &L->specialCleanup.arg));
+		}
+		sp = next;
+	}
+	return NULL;
+}
+
+static struct gh_error *finalizer_queue(struct gh_heap *h, struct gh_root_builder *b)
+{
+	struct gh_program *p = h->p;
+	const struct gh_layout *L = &p->L;
+	uint64_t blk;
+	if (!L->v.allfin.have || L->finblock.fin.off < 0 || L->finalizer.size_of <= 0 ||
+	    !gh_read_u64(p->t, L->v.allfin.addr, &blk))
+		return NULL;
+	uint64_t stride = (uint64_t)L->finalizer.size_of;
+	for (uint64_t nb = 0; blk && nb < MAX_FINBLOCKS; nb++) {
+		uint64_t cnt, next;
+		if (!gh_read_field(p, blk, &L->finblock.cnt, &cnt) || !gh_read_field(p, blk, &L->finblock.alllink, &next))
+			break;
+		uint64_t cap = ((uint64_t)L->finblock.size_of - (uint64_t)L->finblock.fin.off) / stride;
+		for (uint64_t i = 0; i < cnt && i < cap; i++) {
+			uint64_t e = blk + (uint64_t)L->finblock.fin.off + i * stride;
+			const struct gh_field *fs[] = { &L->finalizer.fn, &L->finalizer.arg, &L->finalizer.fint, &L->finalizer.ot };
+			for (size_t k = 0; k < 4; k++)
+				GH_TRY(word_edge(b, "finalizer queue", L->v.allfin.addr, e, fs[k]));
+		}
+		blk = next;
+	}
+	return NULL;
+}
+
+struct gh_error *gh_roots_specials(struct gh_heap *h, struct gh_root_builder *b)
+{
+	if (h->p->L.mspan.specials.off < 0 || h->p->L.special.kind.off < 0)
+		return NULL;
+	for (uint32_t i = 0; i < h->nspans; i++)
+		GH_TRY(span_specials(h, b, &h->spans[i]));
+	return finalizer_queue(h, b);
+}

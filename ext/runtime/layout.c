@@ -197,6 +197,11 @@ struct gh_error *gh_layout_require_var(const struct gh_layout *L, const struct g
 			 m ? m->names : "?", goversion);
 }
 
+size_t gh_layout_count(void)
+{
+	return NMETA;
+}
+
 size_t gh_layout_entries(const struct gh_layout *L, struct gh_layout_entry *out, size_t max)
 {
 	size_t n = 0;

@@ -88,5 +88,7 @@ struct gh_layout_entry {
 	const void *value;    /* int64_t*, struct gh_field*, struct gh_const*, struct gh_var* */
 };
 size_t gh_layout_entries(const struct gh_layout *L, struct gh_layout_entry *out, size_t max);
+/* How many entries the table has. */
+size_t gh_layout_count(void);
 
 #endif
