@@ -11,13 +11,13 @@ LIBS    := -ldw -lelf -lbfd-multiarch
 
 # Debian packages goheap needs to build, test and demo.
 DEB_PKGS := gcc make gdb gdb-multiarch python3.11-dev libdw-dev libelf-dev binutils-multiarch-dev \
-            libcapstone-dev qemu-user zlib1g-dev libzstd-dev zstd python3-pytest
+            libcapstone-dev qemu-user zlib1g-dev libzstd-dev zstd python3-pytest python3-pytest-xdist
 
 CORE_SRCS := $(wildcard ext/util/*.c ext/target/*.c ext/binary/*.c ext/runtime/*.c ext/heap/*.c ext/gostructs/*.c ext/graph/*.c \
                         ext/output/*.c ext/commands/*.c)
 HDRS      := $(wildcard ext/*/*.h ext/*/*.def)
 
-.PHONY: all deps build demo test test-unit test-asan clean bench bench-deps
+.PHONY: all deps build demo test test-unit test-asan clean corpus bench bench-deps
 
 all: build
 
@@ -73,12 +73,18 @@ $(BUILD)/asan/goheap: $(ASAN_OBJS) $(BUILD)/asan/frontend/cli.o
 demo: deps build
 	@scripts/demo
 
-test-unit: deps build
-	$(PY) -m pytest -q tests
+# The fixture cores, decompressed once before the tests run (in parallel, on every core).
+corpus: deps
+	@$(PY) -c 'import sys; sys.path.insert(0, "tests"); import corpus; [corpus.materialize(c) for c in corpus.cases()]'
 
-test-asan: deps $(BUILD)/asan/goheap
+JOBS ?= $(shell nproc)
+
+test-unit: deps build corpus
+	$(PY) -m pytest -q -n $(JOBS) tests
+
+test-asan: deps build $(BUILD)/asan/goheap corpus
 	GOHEAP=$(BUILD)/asan/goheap GOHEAP_SKIP_GDB=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(PY) -m pytest -q tests
+		$(PY) -m pytest -q -n $(JOBS) tests
 
 test: test-unit test-asan
 

@@ -1,6 +1,7 @@
 """Retention: GC roots, the object graph, dominators and retained sizes, and `why`, checked against
 the heap dump, the fixture's own record of what it built, and an independent dominator check."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,8 +18,10 @@ DOMCHECK = helpers.BUILD / "tests" / "domcheck"
 @pytest.fixture(scope="session")
 def domcheck():
     DOMCHECK.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(DOMCHECK),
+    tmp = DOMCHECK.with_name("domcheck.%d" % os.getpid())  # parallel workers: build apart, rename atomically
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp),
                     str(helpers.REPO / "tests" / "c" / "domcheck.c")], check=True)
+    os.replace(tmp, DOMCHECK)
     return DOMCHECK
 
 

@@ -82,9 +82,11 @@ def probe():
         objs += sorted(str(p) for p in (base / layer).glob("*.o"))
     assert objs, "build goheap first (make build)"
     out = base / "types_probe"
+    tmp = base / ("types_probe.%d" % os.getpid())  # parallel test workers: build apart, rename atomically
     src = REPO / "tests" / "c" / "types_probe.c"
     subprocess.run(["gcc", "-O1", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"] + flags +
-                   ["-o", str(out), str(src)] + objs + ["-ldw", "-lelf", "-lbfd-multiarch"], check=True)
+                   ["-o", str(tmp), str(src)] + objs + ["-ldw", "-lelf", "-lbfd-multiarch"], check=True)
+    os.replace(tmp, out)
     return out
 
 
