@@ -41,7 +41,7 @@ void gh_dwarf_close(struct gh_dwarf *d)
 static bool indexed_tag(int tag)
 {
 	return tag == DW_TAG_structure_type || tag == DW_TAG_variable || tag == DW_TAG_constant ||
-	       tag == DW_TAG_typedef;
+	       tag == DW_TAG_typedef || tag == DW_TAG_subprogram;
 }
 
 struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out)
@@ -582,4 +582,22 @@ void gh_dwarf_variable_parts(struct gh_dwarf *d, const char *name, gh_dwarf_part
 	Dwarf_Attribute a;
 	if (lookup(d, name, DW_TAG_variable, &die) && dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
 		parts(ty, 0, 0, fn, arg);
+}
+
+#define GH_DW_AT_go_closure_offset 0x2907
+
+void gh_dwarf_closure_parts(struct gh_dwarf *d, const char *func, gh_dwarf_part_fn fn, void *arg)
+{
+	Dwarf_Die sp, v;
+	if (!d || !lookup(d, func, DW_TAG_subprogram, &sp) || dwarf_child(&sp, &v))
+		return;
+	do {
+		Dwarf_Attribute a;
+		Dwarf_Word off;
+		Dwarf_Die ty;
+		if (dwarf_tag(&v) != DW_TAG_variable || !dwarf_attr(&v, GH_DW_AT_go_closure_offset, &a) ||
+		    dwarf_formudata(&a, &off) || !dwarf_formref_die(dwarf_attr(&v, DW_AT_type, &a), &ty))
+			continue;
+		parts(ty, off, 0, fn, arg);
+	} while (dwarf_siblingof(&v, &v) == 0);
 }

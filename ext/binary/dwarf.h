@@ -78,4 +78,9 @@ size_t gh_dwarf_function_locals(struct gh_dwarf *d, uint64_t die, uint64_t pc, g
 typedef void (*gh_dwarf_part_fn)(void *arg, uint64_t offset, uint64_t rtype_off, bool points_to);
 void gh_dwarf_variable_parts(struct gh_dwarf *d, const char *name, gh_dwarf_part_fn fn, void *arg);
 
+/* The captured variables of a closure function (Go 1.23+ DWARF gives each
+ * its DW_AT_go_closure_offset in the closure context), as parts: offsets are
+ * from the context's start (its first word is the code pointer). */
+void gh_dwarf_closure_parts(struct gh_dwarf *d, const char *func, gh_dwarf_part_fn fn, void *arg);
+
 #endif

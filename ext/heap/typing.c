@@ -31,7 +31,16 @@ struct typer {
 	size_t qlen, qcap;
 	struct gh_typing_stats *st;
 	gh_type_id u8, mapextra, swiss_table;
+	uint8_t *closures; /* bit per object: closure context already walked */
+	/* Values reached by interior pointers: walked from a work list, each
+	 * (address, type) once; the visited set is bounded. */
+	struct ival { uint64_t addr; gh_type_id id; } *vals;
+	size_t nvals, capvals;
+	uint64_t *vseen;   /* open addressing set of addr ^ id hashes; 0 empty */
+	size_t vcap, vcount;
 };
+
+static uint64_t g_types_base(struct typer *k);
 
 static const struct gh_type *ty(struct typer *k, gh_type_id id)
 {
@@ -89,6 +98,59 @@ static bool compatible(struct typer *k, const struct gh_type *a, const struct gh
 	return false;
 }
 
+static uint64_t vkey(uint64_t addr, gh_type_id id)
+{
+	uint64_t x = addr ^ ((uint64_t)id * 0x9E3779B97F4A7C15ull);
+	x ^= x >> 31;
+	return x ? x : 1;
+}
+
+/* Queues the value of type id at interior address p for walking. */
+static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+{
+	if (!k->vcap) {
+		k->vcap = 1024;
+		if (!(k->vseen = calloc(k->vcap, sizeof(*k->vseen))))
+			return;
+	}
+	if ((k->vcount + 1) * 2 > k->vcap) {
+		size_t ncap = k->vcap * 2;
+		if (ncap > 4 * (size_t)k->h->nobjs + 1024) {
+			k->st->dropped++;
+			return;
+		}
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return;
+		for (size_t i = 0; i < k->vcap; i++)
+			if (k->vseen[i])
+				for (size_t j = k->vseen[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
+					if (!ns[j]) {
+						ns[j] = k->vseen[i];
+						break;
+					}
+		free(k->vseen);
+		k->vseen = ns;
+		k->vcap = ncap;
+	}
+	uint64_t key = vkey(p, id);
+	size_t j = key & (k->vcap - 1);
+	for (; k->vseen[j]; j = (j + 1) & (k->vcap - 1))
+		if (k->vseen[j] == key)
+			return;
+	k->vseen[j] = key;
+	k->vcount++;
+	if (k->nvals == k->capvals) {
+		size_t nc = k->capvals ? k->capvals * 2 : 1024;
+		struct ival *nv = realloc(k->vals, nc * sizeof(*nv));
+		if (!nv)
+			return;
+		k->vals = nv;
+		k->capvals = nc;
+	}
+	k->vals[k->nvals++] = (struct ival){ p, id };
+}
+
 /* Proposes type id for the object that starts exactly at p. */
 static void assign(struct typer *k, uint64_t p, gh_type_id id)
 {
@@ -101,10 +163,17 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || t->size > gh_obj_size(k->h, o))
 		return;
 	if (gh_obj_addr(o) != p) {
-		/* Interior pointers type nothing, except into a tiny-allocator
-		 * block: small pointer-free values share those 16 bytes. */
-		if (!gh_obj_is_tiny(k->h, o) || t->ptrdata || p + t->size > gh_obj_addr(o) + 16 || o->type)
-			return;
+		/* An interior pointer says nothing about the object around it,
+		 * but the value it points at has its type: walk that value.
+		 * Small pointer-free values share tiny-allocator blocks: such a
+		 * pointer types the block. */
+		if (gh_obj_is_tiny(k->h, o) && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 && !o->type) {
+			o->type = id;
+			push(k, (uint32_t)(o - k->h->objs));
+		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + gh_obj_size(k->h, o)) {
+			push_value(k, p, id);
+		}
+		return;
 	}
 	if (o->type && o->type != id && header_of(ty(k, o->type), t)) {
 		/* The runtime's own header struct (from a runtime local such as
@@ -243,6 +312,51 @@ static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
 	return real ? real : id;
 }
 
+static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth);
+
+struct closure_ctx {
+	struct typer *k;
+	uint64_t base, types;
+};
+
+static void closure_part(void *arg, uint64_t off, uint64_t rtype, bool points_to)
+{
+	struct closure_ctx *c = arg;
+	gh_type_id id;
+	struct gh_error *err = gh_type_at(c->k->T, c->types + rtype, &id);
+	uint64_t w;
+	if (err) {
+		gh_error_free(err);
+		return;
+	}
+	if (!points_to)
+		walk(c->k, c->base + off, id, 0);
+	else if (rd(c->k, c->base + off, &w))
+		assign(c->k, w, id);
+}
+
+/* A func value points at its closure context: code pointer first, then
+ * the captured variables, which Go 1.23+ DWARF places (closure offsets). */
+static void walk_closure(struct typer *k, uint64_t ctx)
+{
+	const struct gh_object *o = gh_heap_find(k->h, ctx);
+	if (!o || gh_obj_addr(o) != ctx || !k->p->dw)
+		return;
+	uint32_t i = (uint32_t)(o - k->h->objs);
+	if (!k->closures && !(k->closures = calloc(k->h->nobjs / 8 + 1, 1)))
+		return;
+	if ((k->closures[i / 8] >> (i % 8)) & 1)
+		return;
+	k->closures[i / 8] |= (uint8_t)(1u << (i % 8));
+	uint64_t pc;
+	struct gh_func f;
+	if (!rd(k, ctx, &pc) || !gh_pclntab_find(&k->p->pcln, pc, &f) || f.entry != pc)
+		return;
+	struct closure_ctx c = { k, ctx, g_types_base(k) };
+	if (c.types)
+		gh_dwarf_closure_parts(k->p->dw, f.name, closure_part, &c);
+}
+
 static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 {
 	const struct gh_type *t = ty(k, id);
@@ -310,6 +424,10 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 		if (rd(k, a, &w0) && w0)
 			assign(k, w0, id);
 		break;
+	case GH_KIND_FUNC:
+		if (rd(k, a, &w0) && w0)
+			walk_closure(k, w0);
+		break;
 	default:
 		break;
 	}
@@ -338,8 +456,6 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
 		walk(k, a + off, o->type, 0);
 }
-
-static uint64_t g_types_base(struct typer *k);
 
 struct globals_ctx {
 	struct typer *k;
@@ -516,9 +632,18 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
-	for (size_t qi = 0; qi < k.qlen; qi++)
-		walk_object(&k, &h->objs[k.queue[qi]]);
+	for (size_t qi = 0, vi = 0; qi < k.qlen || vi < k.nvals;) {
+		if (qi < k.qlen)
+			walk_object(&k, &h->objs[k.queue[qi++]]);
+		else {
+			struct ival v = k.vals[vi++];
+			walk(&k, v.addr, v.id, 0);
+		}
+	}
 	free(k.queue);
+	free(k.vals);
+	free(k.vseen);
+	free(k.closures);
 	for (uint32_t i = 0; i < h->nobjs; i++)
 		if (h->objs[i].type) {
 			st->typed_objects++;
