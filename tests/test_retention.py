@@ -116,8 +116,9 @@ def test_heap_dump_edges_are_graph_edges(case, paths, tmp_path):
                 else:
                     missing.append((hex(d.addr), off, hex(val)))
     assert not missing, "heap-dump pointers that are not graph edges (object, offset, value): %s" % missing[:5]
-    if case["capture"] != "gcore":
-        assert changed == 0  # a crash core is taken with nothing running after the dump
+    # Nothing is allocated after the dump, but the runtime still runs (the fixture reads MemStats once
+    # more, then signals itself; a gcore'd process keeps running): its own heap objects such as the Ps
+    # change a few words.
     assert changed <= max(2, total // 1000), "%d of %d pointer words changed after the dump" % (changed, total)
 
 
@@ -125,8 +126,9 @@ def test_why_names_the_planted_holder_and_key(case, paths):
     samples = [(n, s) for n, p, roots in global_patterns(case) for s in p["samples"]]
     syms = twin_symbols(case)
     bad = []
-    for name, s in samples:
-        res = run_json(target_args(case, paths) + ["why", s["addr"], "--all"])
+    answers = run_json(target_args(case, paths) + ["why", "--all"] + [s["addr"] for n, s in samples])["why"]
+    assert len(answers) == len(samples)
+    for (name, s), res in zip(samples, answers):
         assert res["status"] == "reachable", (name, s, res)
         roots = [root_name(pth["root"], pth["hops"][0]["address"], syms) for pth in res["paths"]]
         if root_of(s["path"]) not in roots:
@@ -135,8 +137,11 @@ def test_why_names_the_planted_holder_and_key(case, paths):
         if s.get("key") and not case["stripped"]:  # map keys need the key type: DWARF builds
             pth = res["paths"][roots.index(root_of(s["path"]))]
             vias = " ".join(h["via"] for h in pth["hops"])
-            if '"%s"' % s["key"] not in vias:
-                bad.append((s["path"], vias))
+            # Every map key on the fixture's own path, as goheap prints keys: strings quoted,
+            # numbers bare (main.index["region-3"]["host-7"], main.sessions[25000]).
+            for key in re.findall(r'\[("[^"]*"|\d+)\]', s["path"]):
+                if "map value [%s]" % key not in vias and "map key [%s]" % key not in vias:
+                    bad.append((s["path"], key, vias))
     assert not bad, "paths that miss the planted holder or map key: %s" % bad[:5]
 
 
@@ -169,7 +174,7 @@ def test_top_by_root_matches_bytes_built(case, paths):
         want = p["retained_bytes"]
         if abs(got - want) > 0.01 * want:
             wrong.append((name, roots, want, got))
-    assert not wrong, "retained sizes off by more than 1% (pattern, roots, built, goheap): %s" % wrong
+    assert not wrong, "retained sizes off by more than 1%% (pattern, roots, built, goheap): %s" % wrong
 
 
 def test_why_special_cases(case, paths, tmp_path):
@@ -197,7 +202,7 @@ def test_why_special_cases(case, paths, tmp_path):
     cyc = next((u for u, vs in succ.items() if u > nroots for v in vs if v > nroots and u in succ.get(v, ())), None)
     if cyc is not None:
         objs = run_json(base + ["objects", "--limit", "0"])["objects"]
-        res = run_json(base + ["why", objs[cyc - 1 - nroots]["address"]])
+        res = run_json(base + ["why", objs[cyc - 1 - nroots]["address"]])["why"][0]
         assert res["status"] == "reachable" and res["paths"], res
         assert all(len(pth["hops"]) <= 64 for pth in res["paths"])
 
@@ -219,7 +224,7 @@ def test_why_through_garbage(case, paths, tmp_path):
         # stripped, the root is its one pointer word.
         f.seek(test_heap_corrupt.file_offset(str(core), int(root["address"], 16)))
         f.write(bytes(8 if case["stripped"] else 16))
-    res = run_json(["--core", core, "--exe", paths["exe"], "why", leaf["addr"]])
+    res = run_json(["--core", core, "--exe", paths["exe"], "why", leaf["addr"]])["why"][0]
     assert res["status"].startswith("unreachable"), res
     assert res["paths"] == []
 

@@ -132,8 +132,8 @@ const struct gh_command gh_commands[] = {
 	  "interfaces with their dynamic type, pointers with the type of what they point at. In GDB the argument\n"
 	  "may be any expression yielding an address (quote Go names: goheap object 'main.cache').",
 	  true, gh_cmd_object },
-	{ "why", "ADDR|EXPR [--all | --max N] [--exclude REGEX]", "paths from roots to an object, shortest first",
-	  "Prints paths from GC roots to the object containing the address, one per root that reaches it, shortest\n"
+	{ "why", "ADDR|EXPR... [--all | --max N] [--exclude REGEX]", "paths from roots to an object, shortest first",
+	  "For each address, prints paths from GC roots to the object containing it, one per root that reaches it, shortest\n"
 	  "first (--max N paths, default 3; --all for every root). Each hop shows the holder's type and address, the\n"
 	  "field, array index or map key through which it points at the next one, and the bytes it retains.\n"
 	  "--exclude REGEX skips holders whose type or root name matches (e.g. to ignore sync.Pool). An object that\n"

@@ -208,7 +208,7 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 	gh_put_str(r, "by", by);
 	gh_put_bytes(r, "reachable_bytes", g->reachable_bytes);
 	gh_put_u64(r, "unreachable_objects", g->h->nobjs - g->reachable_objects);
-	gh_put_bytes(r, "unreachable_bytes", g->h->st.bytes - g->reachable_bytes);
+	gh_put_bytes(r, "unreachable_bytes", g->h->st.slot_bytes - g->reachable_bytes);
 	if (g->stack_warning)
 		gh_out_warn(o, "goroutine stacks are not roots: %s", g->stack_warning);
 	struct gh_node *t = gh_put_table(r, "top");

@@ -85,32 +85,11 @@ static void put_path(struct gh_program *p, const struct gh_graph *g, struct gh_n
 	gh_put_u64(path, "length", hops);
 }
 
-struct gh_error *gh_cmd_why(struct gh_program *p, int argc, char **argv, struct gh_out *o)
+static struct gh_error *why_one(struct gh_program *p, struct gh_graph *g, uint64_t addr, uint64_t max,
+			       const char *exclude, struct gh_node *r)
 {
-	uint64_t addr = 0, max = 3;
-	bool have_addr = false;
-	const char *exclude = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--all"))
-			max = 0;
-		else if (!strcmp(argv[i], "--max") && i + 1 < argc) {
-			if (!gh_parse_u64(argv[++i], &max) || !max)
-				return gh_errorf(GH_ERR_USAGE, "--max takes a positive count");
-		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc)
-			exclude = argv[++i];
-		else if (!have_addr) {
-			GH_TRY(gh_cmd_address(argv[i], &addr));
-			have_addr = true;
-		} else
-			return gh_errorf(GH_ERR_USAGE, "usage: why ADDR [--all | --max N] [--exclude REGEX]");
-	}
-	if (!have_addr)
-		return gh_errorf(GH_ERR_USAGE, "usage: why ADDR [--all | --max N] [--exclude REGEX]");
-	struct gh_graph *g;
-	GH_TRY(gh_cmd_graph(p, &g));
 	struct gh_heap *h = g->h;
 	const struct gh_object *ob = gh_heap_find(h, addr);
-	struct gh_node *r = gh_out_root(o);
 	if (!ob) {
 		/* A goroutine's stack: say whose, and what it holds. */
 		struct gh_goroutines *gs;
@@ -205,5 +184,43 @@ struct gh_error *gh_cmd_why(struct gh_program *p, int argc, char **argv, struct 
 	free(len);
 	free(next);
 	free(excluded);
+	return NULL;
+}
+
+struct gh_error *gh_cmd_why(struct gh_program *p, int argc, char **argv, struct gh_out *o)
+{
+	uint64_t max = 3;
+	const char *exclude = NULL;
+	int naddr = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--all"))
+			max = 0;
+		else if (!strcmp(argv[i], "--max") && i + 1 < argc) {
+			if (!gh_parse_u64(argv[++i], &max) || !max)
+				return gh_errorf(GH_ERR_USAGE, "--max takes a positive count");
+		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc)
+			exclude = argv[++i];
+		else {
+			uint64_t a;
+			GH_TRY(gh_cmd_address(argv[i], &a));
+			naddr++;
+		}
+	}
+	if (!naddr)
+		return gh_errorf(GH_ERR_USAGE, "usage: why ADDR... [--all | --max N] [--exclude REGEX]");
+	struct gh_graph *g;
+	GH_TRY(gh_cmd_graph(p, &g));
+	struct gh_node *list = gh_put_list(gh_out_root(o), "why");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--all"))
+			continue;
+		if (!strcmp(argv[i], "--max") || !strcmp(argv[i], "--exclude")) {
+			i++;
+			continue;
+		}
+		uint64_t a;
+		GH_TRY(gh_cmd_address(argv[i], &a));
+		GH_TRY(why_one(p, g, a, max, exclude, gh_list_add(list)));
+	}
 	return NULL;
 }

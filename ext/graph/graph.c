@@ -119,14 +119,20 @@ static struct gh_error *reachability(struct gh_graph *g)
 	for (uint32_t i = 0; i < g->h->nobjs; i++)
 		if (gh_reachable(g, gh_obj_vertex(g, i))) {
 			g->reachable_objects++;
-			g->reachable_bytes += gh_obj_size(g->h, &g->h->objs[i]);
+			g->reachable_bytes += gh_vertex_size(g, gh_obj_vertex(g, i));
 		}
 	return NULL;
 }
 
+/* Memory an object occupies: its slot (size class, malloc header
+ * included), or a large object's whole pages — what releasing it frees,
+ * and what the runtime's HeapAlloc counts. */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v)
 {
-	return gh_vertex_is_obj(g, v) ? gh_obj_size(g->h, &g->h->objs[gh_vertex_obj(g, v)]) : 0;
+	if (!gh_vertex_is_obj(g, v))
+		return 0;
+	const struct gh_object *o = &g->h->objs[gh_vertex_obj(g, v)];
+	return gh_obj_span(g->h, o)->elemsize; /* a large object's span: its pages */
 }
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)

@@ -57,7 +57,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
 /* Computes idom and retained sizes (iterative Lengauer-Tarjan). */
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
-/* Bytes of the vertex itself (0 for roots and the super-root). */
+/* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
 
 #endif

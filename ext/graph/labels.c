@@ -19,6 +19,29 @@ static void key_text(struct gh_program *p, struct gh_types *T, uint64_t a, gh_ty
 		snprintf(buf, n, "?");
 		return;
 	}
+	if (k->kind == GH_KIND_INTERFACE) {
+		/* An interface key: its dynamic type says how to print it (the data
+		 * word holds the value itself for pointer-shaped types). */
+		uint64_t desc = w0, inter;
+		gh_type_id dyn;
+		gh_read_u64(p->t, a + 8, &w1);
+		if (w0 && gh_read_u64(p->t, w0, &inter) && inter == k->addr)
+			gh_read_field(p, w0, &p->L.itab.type, &desc);
+		struct gh_error *err = desc ? gh_type_at(T, desc, &dyn) : NULL;
+		if (!desc || err) {
+			gh_error_free(err);
+			snprintf(buf, n, desc ? "<bad interface key>" : "nil");
+			return;
+		}
+		const struct gh_type *d = gh_type_get(T, dyn);
+		if (d->direct_iface)
+			snprintf(buf, n, "(%s)0x%llx", d->name, (unsigned long long)w1);
+		else if (d->kind == GH_KIND_INTERFACE)
+			snprintf(buf, n, "<%s key>", d->name);
+		else
+			key_text(p, T, w1, dyn, buf, n);
+		return;
+	}
 	if (k->kind == GH_KIND_STRING) {
 		gh_read_u64(p->t, a + 8, &w1);
 		char s[65] = "";
@@ -45,9 +68,13 @@ static void key_text(struct gh_program *p, struct gh_types *T, uint64_t a, gh_ty
 static bool map_entry(struct gh_program *p, struct gh_types *T, uint64_t base, const struct gh_type *t, uint64_t off,
 		      char *buf, size_t n)
 {
-	const struct gh_type_field *keys = NULL, *elems = NULL, *slots = NULL;
+	const struct gh_type_field *keys = NULL, *elems = NULL, *slots = NULL, *key = NULL, *value = NULL;
 	for (uint32_t i = 0; i < t->nfields; i++) {
-		if (!strcmp(t->fields[i].name, "keys"))
+		if (!strcmp(t->fields[i].name, "key"))
+			key = &t->fields[i];
+		else if (!strcmp(t->fields[i].name, "value"))
+			value = &t->fields[i];
+		else if (!strcmp(t->fields[i].name, "keys"))
 			keys = &t->fields[i];
 		else if (!strcmp(t->fields[i].name, "elems"))
 			elems = &t->fields[i];
@@ -55,6 +82,15 @@ static bool map_entry(struct gh_program *p, struct gh_types *T, uint64_t base, c
 			slots = &t->fields[i];
 	}
 	char k[128];
+	/* internal/sync.HashTrieMap's entry[K,V] (sync.Map from Go 1.24). */
+	if (key && value && strstr(t->name, "entry[")) {
+		const struct gh_type *vt = gh_type_get(T, value->type);
+		if (!vt || off < value->offset || off >= value->offset + vt->size)
+			return false;
+		key_text(p, T, base + key->offset, key->type, k, sizeof(k));
+		snprintf(buf, n, "map value [%s]", k);
+		return true;
+	}
 	if (keys && elems) {
 		const struct gh_type *ka = gh_type_get(T, keys->type), *ea = gh_type_get(T, elems->type);
 		const struct gh_type *kt = ka ? gh_type_get(T, ka->elem) : NULL, *et = ea ? gh_type_get(T, ea->elem) : NULL;
