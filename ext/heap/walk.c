@@ -203,7 +203,9 @@ static struct gh_error *walk_arena(struct walk *w, uint64_t ai, uint64_t l2arr)
 		if (!s)
 			return &gh_error_nomem;
 		*s = tmp;
-		pg += tmp.npages - 1; /* a span's other pages have no pageInUse bit anyway */
+		/* No skipping over the span's other pages: they carry no pageInUse
+		 * bit anyway, and a corrupt npages must show up as an overlap
+		 * with the next span rather than hide it. */
 	}
 	return NULL;
 }
