@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "dwarf.h"
 
 struct entry {
@@ -91,7 +92,7 @@ struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out)
 		gh_dwarf_close(d);
 		return gh_errorf(GH_ERR_FORMAT, "the executable's DWARF has no readable entries: %s", dwarf_errmsg(-1));
 	}
-	qsort(d->ents, d->n, sizeof(*d->ents), entry_cmp);
+	gh_sort(d->ents, d->n, sizeof(*d->ents), entry_cmp);
 	*out = d;
 	return NULL;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "symbols.h"
 
 struct gh_symbols {
@@ -67,7 +68,7 @@ struct gh_error *gh_symbols_load(const char *path, struct gh_symbols **out)
 		s->syms[s->n].addr = bfd_asymbol_value(a);
 		s->n++;
 	}
-	qsort(s->syms, s->n, sizeof(*s->syms), by_name);
+	gh_sort(s->syms, s->n, sizeof(*s->syms), by_name);
 	return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../heap/heap.h"
 #include "../runtime/goroutines.h"
 #include "../util/strutil.h"
@@ -190,7 +191,7 @@ static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64
 	}
 	if (!err) {
 		if (ng)
-			qsort(gr, ng, sizeof(*gr), group_cmp);
+			gh_sort(gr, ng, sizeof(*gr), group_cmp);
 		struct gh_node *r = gh_out_root(o);
 		put_header(r, gs);
 		gh_put_str(r, "group_by", by);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../heap/heap.h"
 #include "../util/strutil.h"
 #include "commands.h"
@@ -89,7 +90,7 @@ struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, s
 		total_bytes += rows[n].bytes;
 		n++;
 	}
-	qsort(rows, n, sizeof(*rows), by_name);
+	gh_sort(rows, n, sizeof(*rows), by_name);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (m && !strcmp(rows[m - 1].name, rows[i].name)) {
@@ -103,7 +104,7 @@ struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, s
 				rows[i].name = NULL;
 		}
 	}
-	qsort(rows, m, sizeof(*rows), cmp);
+	gh_sort(rows, m, sizeof(*rows), cmp);
 	struct gh_node *r = gh_out_root(o);
 	struct gh_node *t = gh_put_table(r, "types");
 	for (size_t i = 0; i < m && (!top || i < top); i++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../gostructs/maps.h"
 #include "../gostructs/syncmap.h"
 #include "../gostructs/values.h"
@@ -209,7 +210,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		free(rows);
 		return err;
 	}
-	qsort(rows, n, sizeof(*rows), cmp_rows);
+	gh_sort(rows, n, sizeof(*rows), cmp_rows);
 	struct gh_node *root = gh_out_root(o);
 	gh_put_u64(root, "maps", n);
 	gh_put_bytes(root, "bytes", total_bytes);

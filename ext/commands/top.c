@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../graph/graph.h"
 #include "../heap/heap.h"
 #include "../runtime/types.h"
@@ -31,7 +32,7 @@ static int by_name(const void *a, const void *b)
 /* Merges rows with equal names (sorted by name first). */
 static size_t merge(struct agg *rows, size_t n)
 {
-	qsort(rows, n, sizeof(*rows), by_name);
+	gh_sort(rows, n, sizeof(*rows), by_name);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (m && !strcmp(rows[m - 1].name, rows[i].name)) {
@@ -203,7 +204,7 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 		if (!strcmp(by, "package"))
 			nrows = merge(rows, nrows);
 	}
-	qsort(rows, nrows, sizeof(*rows), by_retained);
+	gh_sort(rows, nrows, sizeof(*rows), by_retained);
 	struct gh_node *r = gh_out_root(o);
 	gh_put_str(r, "by", by);
 	gh_put_bytes(r, "reachable_bytes", g->reachable_bytes);

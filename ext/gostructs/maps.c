@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "maps.h"
 
 /* cmd/compile: keys and values larger than this are stored behind a
@@ -423,7 +424,7 @@ static struct gh_error *swiss_map(struct walk *w, uint64_t m)
 		st->bytes += gh_map_object_bytes(w->h, dir);
 		/* A table of local depth d fills 2^(globalDepth-d) directory
 		 * entries: count each table once. */
-		qsort(tabs, dirlen, 8, cmp_u64);
+		gh_sort(tabs, dirlen, 8, cmp_u64);
 		for (uint64_t i = 0; i < dirlen && !w->stopped; i++) {
 			if (!tabs[i] || (i && tabs[i] == tabs[i - 1]))
 				continue;

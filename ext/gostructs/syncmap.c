@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../util/vec.h"
 #include "syncmap.h"
 
@@ -129,7 +130,7 @@ static struct gh_error *read_dirty(struct gh_program *p, struct gh_heap *h, stru
 		}
 		*slot = i < rv.len ? rv.data[i].entry : dv.data[i - rv.len].entry;
 	}
-	qsort(ents.data, ents.len, 8, cmp_u64);
+	gh_sort(ents.data, ents.len, 8, cmp_u64);
 	for (size_t i = 0; i < ents.len; i++) {
 		if (!ents.data[i] || (i && ents.data[i] == ents.data[i - 1]))
 			continue;
@@ -149,7 +150,7 @@ static struct gh_error *read_dirty(struct gh_program *p, struct gh_heap *h, stru
 			}
 			*slot = dv.data[i].entry;
 		}
-		qsort(dset.data, dset.len, 8, cmp_u64);
+		gh_sort(dset.data, dset.len, 8, cmp_u64);
 		for (size_t i = 0; i < rv.len; i++)
 			if (!bsearch(&rv.data[i].entry, dset.data, dset.len, 8, cmp_u64))
 				st->expunged++;

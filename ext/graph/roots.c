@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "../runtime/goroutines.h"
 #include "graph_internal.h"
 
@@ -109,7 +110,7 @@ struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b)
 		return gh_errorf(GH_ERR_MISSING, "cannot find runtime.firstmoduledata: globals cannot be scanned");
 	struct vars vs = { .bias = p->exe->bias };
 	gh_dwarf_foreach_variable(p->dw, add_var, &vs);
-	qsort(vs.v, vs.n, sizeof(*vs.v), var_cmp);
+	gh_sort(vs.v, vs.n, sizeof(*vs.v), var_cmp);
 	uint64_t md = p->moduledata, data, edata, bss, ebss;
 	struct gh_error *err = NULL;
 	if (!gh_read_field(p, md, &L->moduledata.data, &data) || !gh_read_field(p, md, &L->moduledata.edata, &edata) ||

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "heap.h"
 
 #define MAX_WARNINGS_TEXT 4096
@@ -246,7 +247,7 @@ static struct gh_error *walk_arenas(struct walk *w)
 			GH_TRY(walk_arena(w, ai, l2arr));
 		}
 	}
-	qsort(w->h->spans, w->h->nspans, sizeof(*w->h->spans), span_cmp);
+	gh_sort(w->h->spans, w->h->nspans, sizeof(*w->h->spans), span_cmp);
 	/* Overlapping spans mean a corrupt core: keep the first, drop the rest. */
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < w->h->nspans; i++) {

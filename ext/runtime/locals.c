@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "goroutines.h"
 
 struct gh_dwfunc {
@@ -112,7 +113,7 @@ struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_gorouti
 			return &gh_error_nomem;
 		}
 		if (f.n)
-			qsort(f.v, f.n, sizeof(*f.v), func_cmp);
+			gh_sort(f.v, f.n, sizeof(*f.v), func_cmp);
 		gs->dwfuncs = f.v;
 		gs->ndwfuncs = f.n;
 		gs->dwfuncs_built = true;

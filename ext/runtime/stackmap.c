@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "goroutines.h"
 
 #define MAX_STACK_OBJECTS 4096 /* per frame */
@@ -315,7 +316,7 @@ struct gh_error *gh_goroutine_slots(struct gh_goroutines *gs, struct gh_goroutin
 		return &gh_error_nomem;
 	}
 	if (s.n)
-		qsort(s.v, s.n, sizeof(*s.v), slot_cmp);
+		gh_sort(s.v, s.n, sizeof(*s.v), slot_cmp);
 	g->slots = s.v;
 	g->nslots = s.n;
 	return NULL;

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../util/sort.h"
 #include "page_cache.h"
 #include "target.h"
 #include "target_internal.h"
@@ -28,7 +29,7 @@ static int seg_cmp(const void *a, const void *b)
 
 void gh_segvec_sort(struct gh_segvec *v)
 {
-	qsort(v->data, v->len, sizeof(*v->data), seg_cmp);
+	gh_sort(v->data, v->len, sizeof(*v->data), seg_cmp);
 }
 
 struct gh_error *gh_target_add_fallback(struct gh_target *t, const struct gh_segment *seg)
