@@ -145,5 +145,21 @@ def symbol_at(syms, addr):
     return None
 
 
+def file_offset(core, addr):
+    """File offset of a target address in an ELF core, from its program headers (for tests that
+    patch copies of cores)."""
+    with open(core, "rb") as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phnum, = struct.unpack_from("<H", eh, 56)
+        f.seek(phoff)
+        ph = f.read(56 * phnum)
+    for i in range(phnum):
+        t, fl, off, va, pa, fs, ms, al = struct.unpack_from("<IIQQQQQQ", ph, 56 * i)
+        if t == 1 and va <= addr < va + fs:
+            return off + addr - va
+    raise AssertionError("0x%x not in the core" % addr)
+
+
 def have(tool):
     return shutil.which(tool) is not None

@@ -11,6 +11,7 @@ import struct
 import pytest
 
 import corpus
+import helpers
 from helpers import gdb_oracle, run, run_json, target_args, SKIP_GDB
 
 PRECISE = ("local", "arg", "stack-object")
@@ -210,18 +211,7 @@ def test_threads_are_core_threads(case, paths, tmp_path):
 # -- corrupted input ---------------------------------------------------------------------------
 
 
-def file_offset(core, addr):
-    with open(core, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phnum, = struct.unpack_from("<H", eh, 56)
-        f.seek(phoff)
-        ph = f.read(56 * phnum)
-    for i in range(phnum):
-        t, fl, off, va, pa, fs, ms, al = struct.unpack_from("<IIQQQQQQ", ph, 56 * i)
-        if t == 1 and va <= addr < va + fs:
-            return off + addr - va
-    raise AssertionError("0x%x not in the core" % addr)
+file_offset = helpers.file_offset
 
 
 def patched(tmp_path, core, writes):

@@ -7,6 +7,7 @@ import struct
 import pytest
 
 import corpus
+import helpers
 from helpers import run, run_json
 
 
@@ -17,19 +18,7 @@ def fixture(name="go1.22-amd64"):
     pytest.skip("fixture %s not in the corpus" % name)
 
 
-def file_offset(core, addr):
-    """File offset of a target address in an ELF core (from its program headers)."""
-    with open(core, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phnum, = struct.unpack_from("<H", eh, 56)
-        f.seek(phoff)
-        ph = f.read(56 * phnum)
-    for i in range(phnum):
-        t, fl, off, va, pa, fs, ms, al = struct.unpack_from("<IIQQQQQQ", ph, 56 * i)
-        if t == 1 and va <= addr < va + fs:
-            return off + addr - va
-    raise AssertionError("0x%x not in the core" % addr)
+file_offset = helpers.file_offset
 
 
 @pytest.fixture(scope="module")

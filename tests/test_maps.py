@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 import corpus
-from helpers import GOHEAP, REPO, SKIP_GDB, gdb_batch, run, run_json, target_args
+from helpers import GOHEAP, REPO, SKIP_GDB, file_offset, gdb_batch, run, run_json, target_args
 
 PLANTED = {  # facts sample path -> pattern
     "main.cache": "cache",
@@ -245,18 +245,7 @@ def test_capacity_and_deleted_match_runtime(case, paths, tmp_path):
 
 # ---- corrupt maps ----
 
-def core_offset(core, addr):
-    with open(core, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
-    for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
-        if p_type == 1 and p_vaddr <= addr < p_vaddr + p_filesz:
-            return p_offset + addr - p_vaddr
-    raise AssertionError("0x%x not in the core" % addr)
+core_offset = file_offset
 
 
 def patched_core(paths, tmp_path, patches):

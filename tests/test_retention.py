@@ -95,7 +95,6 @@ def test_heap_dump_edges_are_graph_edges(case, paths, tmp_path):
 
     dump = corpus.heapdump_of(case)
     missing, changed, total = [], 0, 0
-    import test_heap_corrupt
     with open(paths["core"], "rb") as core:
         for d in dump.live_objects():
             u = vertex_of(d.addr)
@@ -110,7 +109,7 @@ def test_heap_dump_edges_are_graph_edges(case, paths, tmp_path):
                     continue
                 # The graph describes the core: a word the process changed after writing the dump
                 # (a gcore snapshot of a live process) is not an edge any more.
-                core.seek(test_heap_corrupt.file_offset(paths["core"], d.addr + off))
+                core.seek(helpers.file_offset(paths["core"], d.addr + off))
                 if int.from_bytes(core.read(8), "little") != val:
                     changed += 1
                 else:
@@ -218,11 +217,10 @@ def test_why_through_garbage(case, paths, tmp_path):
             if root_name(r["name"], r["address"], syms) == "main.root"][0]
     core = tmp_path / "core"
     shutil.copyfile(paths["core"], core)
-    import test_heap_corrupt
     with open(core, "r+b") as f:
         # main.root is an interface{}: with DWARF the root is the variable (type and data words);
         # stripped, the root is its one pointer word.
-        f.seek(test_heap_corrupt.file_offset(str(core), int(root["address"], 16)))
+        f.seek(helpers.file_offset(str(core), int(root["address"], 16)))
         f.write(bytes(8 if case["stripped"] else 16))
     res = run_json(["--core", core, "--exe", paths["exe"], "why", leaf["addr"]])["why"][0]
     assert res["status"].startswith("unreachable"), res
@@ -234,7 +232,6 @@ def test_dump_roots_and_reachability(case, paths, tmp_path):
     and stack-frame pointers as edges from goheap's roots), and every object reachable in the dump's own
     graph from its roots is reachable in goheap's."""
     import bisect
-    import test_heap_corrupt
     base = target_args(case, paths)
     out = tmp_path / "graph.txt"
     run_json(base + ["graph", "--output", str(out)])

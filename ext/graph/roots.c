@@ -4,6 +4,7 @@
  * bss sections: exactly the words the GC scans.  Each such word belongs to
  * a global variable (DWARF names it; stripped binaries get one root per
  * word). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,7 @@ static int var_cmp(const void *a, const void *b)
 
 static const struct var *var_at(const struct vars *vs, uint64_t a)
 {
-	size_t lo = 0, hi = vs->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (vs->v[mid].addr <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = gh_upper_bound(vs->v, vs->n, sizeof(*vs->v), offsetof(struct var, addr), a);
 	if (!lo || a >= vs->v[lo - 1].addr + vs->v[lo - 1].size)
 		return NULL;
 	return &vs->v[lo - 1];

@@ -7,9 +7,11 @@
  *    largeType, its pointer mask tiled over the whole slot (as the GC scans
  *    it; tail words are zero).
  * Masks of type descriptors are cached per descriptor. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "heap.h"
 
 struct mask {
@@ -148,14 +150,7 @@ const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_objec
 
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
 {
-	uint32_t lo = 0, hi = h->nspans;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (h->spans[mid].base <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = gh_upper_bound(h->spans, h->nspans, sizeof(*h->spans), offsetof(struct gh_span, base), addr);
 	if (!lo)
 		return NULL;
 	const struct gh_span *s = &h->spans[lo - 1];

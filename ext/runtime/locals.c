@@ -6,6 +6,7 @@
  * moduledata.types).  A variable whose words are all dead in the frame's
  * stack map is still listed: DWARF stack locations cover the whole
  * function. */
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +48,7 @@ static int func_cmp(const void *a, const void *b)
 
 static const struct gh_dwfunc *func_at(const struct gh_goroutines *gs, uint64_t pc)
 {
-	size_t lo = 0, hi = gs->ndwfuncs;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (gs->dwfuncs[mid].lo <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = gh_upper_bound(gs->dwfuncs, gs->ndwfuncs, sizeof(*gs->dwfuncs), offsetof(struct gh_dwfunc, lo), pc);
 	if (!lo || pc >= gs->dwfuncs[lo - 1].hi)
 		return NULL;
 	return &gs->dwfuncs[lo - 1];

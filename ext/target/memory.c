@@ -1,4 +1,5 @@
 /* Segment tables and reads through them. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,14 +46,7 @@ struct gh_error *gh_target_add_fallback(struct gh_target *t, const struct gh_seg
 /* Last segment with start <= addr, if it contains addr. */
 static const struct gh_segment *find(const struct gh_segvec *v, uint64_t addr)
 {
-	size_t lo = 0, hi = v->len;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->data[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = gh_upper_bound(v->data, v->len, sizeof(*v->data), offsetof(struct gh_segment, start), addr);
 	if (lo == 0)
 		return NULL;
 	const struct gh_segment *s = &v->data[lo - 1];
