@@ -308,3 +308,25 @@ def test_dump_roots_and_reachability(case, paths, tmp_path):
         missing = [v for v in seed_vs if v not in root_targets]
         assert not missing, "root pointers of the dump that no goheap root holds: %s" % [
             objs[v - 1 - nroots]["address"] for v in missing[:5]]
+
+
+def test_goroutines_retain_what_they_hold(case, paths):
+    """Each planted goroutine retains at least the buffers the fixture recorded it holding, and `why`
+    on each buffer starts at that goroutine's stack, naming the frame's function."""
+    rows = run_json(target_args(case, paths) + ["top", "--by", "goroutine", "-n", "0"])["top"]
+    retained = {}
+    for r in rows:
+        m = re.match(r"goroutine (\d+) ", r["name"])
+        if m:
+            retained[int(m.group(1))] = r["retained"]
+    planted = [g for g in case["facts"]["goroutines"]["list"] if g.get("planted") and g.get("holds")]
+    assert planted
+    held = [(g, a) for g in planted for a in g["holds"]]
+    answers = run_json(target_args(case, paths) + ["why"] + [a for g, a in held])["why"]
+    for g in planted:
+        assert retained.get(g["id"], 0) >= g["holds_bytes"], (g, retained.get(g["id"]))
+    for (g, a), res in zip(held, answers):
+        roots = [p["root"] for p in res["paths"]]
+        assert any(r.startswith("goroutine %d [" % g["id"]) for r in roots), (g, a, roots)
+        pth = [p for p in res["paths"] if p["root"].startswith("goroutine %d [" % g["id"])][0]
+        assert pth["hops"][1]["via"].startswith(g["start_function"] + " at "), pth["hops"][1]

@@ -139,10 +139,11 @@ const struct gh_command gh_commands[] = {
 	  "--exclude REGEX skips holders whose type or root name matches (e.g. to ignore sync.Pool). An object that\n"
 	  "no root reaches is reported as garbage (allocated, not yet collected).",
 	  true, gh_cmd_why },
-	{ "top", "[--by object|type|root|package] [-n N]", "biggest retainers by retained size",
-	  "Ranks what retains the most memory: single objects (--by object, with the dominator path to their root),\n"
+	{ "top", "[--by object|type|root|goroutine|package] [-n N]", "biggest retainers by retained size",
+	  "Ranks what retains the most memory: single objects (--by object, with the root that dominates them),\n"
 	  "types (sum over instances not dominated by another instance of the same type), roots (each global\n"
-	  "variable, ...), or packages (roots grouped by package). Shows retained and shallow bytes and counts.",
+	  "variable, goroutine stack, finalizer), goroutines only, or packages (globals grouped by package).\n"
+	  "Shows retained and shallow bytes and counts; sizes are the memory objects occupy (slots, pages).",
 	  true, gh_cmd_top },
 	{ "dominators", "ADDR|EXPR", "the chain of immediate dominators from an object up to its root",
 	  "Prints the object containing the address and each of its immediate dominators up to the root that\n"

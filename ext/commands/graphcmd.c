@@ -77,9 +77,13 @@ static void stack_label(struct gh_program *p, const struct gh_root *r, uint64_t 
 				if (l->frame == sl->frame && sl->addr >= l->addr && sl->addr < l->addr + (l->size ? l->size : 8))
 					local = l->name;
 			}
-			if (f)
-				snprintf(buf, n, "%s at %s:%d, %s %s", f->func ? f->func : "?", f->file ? f->file : "?", f->line,
-					 local ? "local" : gh_slot_kind_name((enum gh_slot_kind)sl->kind), local ? local : "");
+			if (f && local)
+				snprintf(buf, n, "%s at %s:%d, local %s", f->func ? f->func : "?", f->file ? f->file : "?",
+					 f->line, local);
+			else if (f)
+				snprintf(buf, n, "%s at %s:%d, %s slot +%llu", f->func ? f->func : "?", f->file ? f->file : "?",
+					 f->line, gh_slot_kind_name((enum gh_slot_kind)sl->kind),
+					 (unsigned long long)(sl->addr - f->sp));
 			else
 				snprintf(buf, n, "%s", gh_slot_kind_name((enum gh_slot_kind)sl->kind));
 			return;

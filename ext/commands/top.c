@@ -164,10 +164,12 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 			if (!gh_parse_u64(argv[++i], &n))
 				return gh_errorf(GH_ERR_USAGE, "-n takes a count (0: all)");
 		} else
-			return gh_errorf(GH_ERR_USAGE, "usage: top [--by object|type|root|package] [-n N]");
+			return gh_errorf(GH_ERR_USAGE, "usage: top [--by object|type|root|goroutine|package] [-n N]");
 	}
-	if (strcmp(by, "object") && strcmp(by, "type") && strcmp(by, "root") && strcmp(by, "package"))
-		return gh_errorf(GH_ERR_USAGE, "--by takes object, type, root or package");
+	if (strcmp(by, "object") && strcmp(by, "type") && strcmp(by, "root") && strcmp(by, "goroutine") &&
+	    strcmp(by, "package"))
+		return gh_errorf(GH_ERR_USAGE, "--by takes object, type, root, goroutine or package");
+	bool goroutines = !strcmp(by, "goroutine");
 	struct gh_graph *g;
 	GH_TRY(gh_cmd_graph(p, &g));
 	struct agg *rows = NULL;
@@ -182,6 +184,8 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 			return &gh_error_nomem;
 		for (uint32_t v = 1; v < g->nv; v++) {
 			if (objs != gh_vertex_is_obj(g, v) || !gh_reachable(g, v))
+				continue;
+			if (goroutines && g->roots[v - 1].kind != GH_ROOT_STACK)
 				continue;
 			struct agg *a = &rows[nrows];
 			if (!strcmp(by, "package")) {
