@@ -76,6 +76,14 @@ struct gh_heap {
 	uint8_t tiny_class;    /* and its size class (2) */
 	struct gh_heap_stats st;
 	struct gh_mask_cache *masks; /* type descriptor -> pointer mask */
+	/* Address -> span in O(1): per arena, the span index of each page
+	 * (UINT32_MAX: none), arenas sorted by base. */
+	struct gh_arena_index {
+		uint64_t base;
+		uint32_t *page_span;
+	} *arena_index;
+	uint32_t narena_index;
+	uint64_t page_size, arena_bytes, arena_base_offset;
 	char *warnings;        /* first few warnings, one per line */
 	size_t warnings_len;
 };
@@ -95,6 +103,11 @@ uint64_t gh_obj_slot(const struct gh_heap *h, const struct gh_object *o, uint64_
 
 /* The object containing addr (any interior pointer, header included); NULL if none. */
 const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr);
+/* The same, also giving the span (set even when no object is found). */
+const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, const struct gh_span **span);
+/* Object size and tininess from the span, for callers that have it. */
+uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);
+bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s);
 /* The in-use span containing addr; NULL if none. */
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr);
 

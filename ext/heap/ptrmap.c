@@ -122,6 +122,13 @@ static const struct mask *mask_of(struct gh_heap *h, uint64_t type)
 	return m->bits ? m : NULL;
 }
 
+uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s)
+{
+	if (!s->sizeclass)
+		return s->limit - s->base;
+	return s->elemsize - (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
+}
+
 uint64_t gh_obj_size(const struct gh_heap *h, const struct gh_object *o)
 {
 	const struct gh_span *s = gh_obj_span(h, o);
@@ -137,10 +144,14 @@ uint64_t gh_obj_slot(const struct gh_heap *h, const struct gh_object *o, uint64_
 	return gh_obj_addr(o) - (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
 }
 
+bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s)
+{
+	return s && s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class;
+}
+
 bool gh_obj_is_tiny(const struct gh_heap *h, const struct gh_object *o)
 {
-	const struct gh_span *s = gh_obj_span(h, o);
-	return s && s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class;
+	return gh_span_is_tiny(h, gh_obj_span(h, o));
 }
 
 const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_object *o)
@@ -150,21 +161,36 @@ const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_objec
 
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
 {
-	size_t lo = gh_upper_bound(h->spans, h->nspans, sizeof(*h->spans), offsetof(struct gh_span, base), addr);
-	if (!lo)
+	if (!h->narena_index || !h->arena_bytes)
 		return NULL;
-	const struct gh_span *s = &h->spans[lo - 1];
-	return addr < s->base + (uint64_t)s->nelems * s->elemsize ? s : NULL;
+	uint64_t base = addr - (addr - h->arena_base_offset) % h->arena_bytes;
+	size_t k = gh_upper_bound(h->arena_index, h->narena_index, sizeof(*h->arena_index),
+				  offsetof(struct gh_arena_index, base), base);
+	if (!k || h->arena_index[k - 1].base != base)
+		return NULL;
+	uint32_t i = h->arena_index[k - 1].page_span[(addr - base) / h->page_size];
+	if (i == UINT32_MAX)
+		return NULL;
+	const struct gh_span *s = &h->spans[i];
+	return addr >= s->base && addr < s->base + (uint64_t)s->nelems * s->elemsize ? s : NULL;
 }
 
-const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr)
+const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, const struct gh_span **span)
 {
 	const struct gh_span *s = gh_heap_span_of(h, addr);
+	if (span)
+		*span = s;
 	if (!s || !s->nobjs)
 		return NULL;
-	uint64_t slot = s->base + (addr - s->base) / s->elemsize * s->elemsize;
-	uint64_t want = slot + (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
-	uint32_t lo = s->first, hi = s->first + s->nobjs;
+	uint64_t i = (addr - s->base) / s->elemsize;
+	if (s->nobjs == s->nelems) /* every slot allocated: the object is first+i */
+		return &h->objs[s->first + i];
+	uint64_t want = s->base + i * s->elemsize + (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
+	/* Slot i is object first+i when every slot below it is allocated; each
+	 * free slot below it moves it down by one: search only that window. */
+	uint64_t free_slots = s->nelems - s->nobjs;
+	uint32_t hi = s->first + (uint32_t)(i < s->nobjs ? i : s->nobjs - 1) + 1;
+	uint32_t lo = s->first + (uint32_t)(i > free_slots ? i - free_slots : 0);
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		uint64_t a = gh_obj_addr(&h->objs[mid]);
@@ -176,6 +202,11 @@ const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr)
 			hi = mid;
 	}
 	return NULL;
+}
+
+const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr)
+{
+	return gh_heap_find_in(h, addr, NULL);
 }
 
 /* Word value at addr, through a view of the slot when there is one. */

@@ -159,18 +159,23 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 	const struct gh_type *t = ty(k, id);
 	if (!t || !t->size)
 		return;
-	struct gh_object *o = (struct gh_object *)gh_heap_find(k->h, p);
-	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || t->size > gh_obj_size(k->h, o))
+	const struct gh_span *sp;
+	struct gh_object *o = (struct gh_object *)gh_heap_find_in(k->h, p, &sp);
+	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
+		return;
+	uint64_t osize = gh_span_obj_size(k->h, sp);
+	bool tiny = gh_span_is_tiny(k->h, sp);
+	if (t->size > osize)
 		return;
 	if (gh_obj_addr(o) != p) {
 		/* An interior pointer says nothing about the object around it,
 		 * but the value it points at has its type: walk that value.
 		 * Small pointer-free values share tiny-allocator blocks: such a
 		 * pointer types the block. */
-		if (gh_obj_is_tiny(k->h, o) && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 && !o->type) {
+		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 && !o->type) {
 			o->type = id;
 			push(k, (uint32_t)(o - k->h->objs));
-		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + gh_obj_size(k->h, o)) {
+		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + osize) {
 			push_value(k, p, id);
 		}
 		return;
@@ -185,7 +190,7 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 	}
 	if (o->type) {
 		const struct gh_type *cur = ty(k, o->type);
-		if (o->type != id && strcmp(cur->name, t->name) && !gh_obj_is_tiny(k->h, o) && !header_of(t, cur) &&
+		if (o->type != id && strcmp(cur->name, t->name) && !tiny && !header_of(t, cur) &&
 		    !compatible(k, cur, t) && !compatible(k, t, cur)) {
 			if (k->st->conflicts++ < 5)
 				gh_heap_warn(k->h, "type conflict at 0x%llx: typed %s, a pointer says %s",
@@ -605,29 +610,33 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	k.u8 = by_name(&k, "uint8");
 	k.mapextra = by_name(&k, "runtime.mapextra");
 	k.swiss_table = by_name(&k, "internal/runtime/maps.table");
-	/* Seeds the runtime recorded itself. */
-	for (uint32_t i = 0; i < h->nobjs; i++) {
-		struct gh_object *o = &h->objs[i];
-		const struct gh_span *s = gh_obj_span(h, o);
-		uint64_t desc = 0;
-		if (o->type || (o->addr_flags & GH_OBJ_ALLOCATING))
+	/* Seeds the runtime recorded itself, span by span (the span is at hand). */
+	for (uint32_t si = 0; si < h->nspans; si++) {
+		const struct gh_span *s = &h->spans[si];
+		if (s->ptrmode != GH_PTR_HEADER && s->ptrmode != GH_PTR_LARGE_TYPE)
 			continue;
-		if (s->ptrmode == GH_PTR_HEADER)
-			gh_read_u64(h->p->t, gh_obj_addr(o) - h->header_size, &desc);
-		else if (s->ptrmode == GH_PTR_LARGE_TYPE)
-			desc = s->largetype;
-		if (!desc)
-			continue;
-		gh_type_id id;
-		struct gh_error *err = gh_type_at(T, desc, &id);
-		if (err) {
-			gh_error_free(err);
-			st->bad_types++;
-			continue;
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
+			struct gh_object *o = &h->objs[i];
+			uint64_t desc = 0;
+			if (o->type || (o->addr_flags & GH_OBJ_ALLOCATING))
+				continue;
+			if (s->ptrmode == GH_PTR_HEADER)
+				gh_read_u64(h->p->t, gh_obj_addr(o) - h->header_size, &desc);
+			else
+				desc = s->largetype;
+			if (!desc)
+				continue;
+			gh_type_id id;
+			struct gh_error *err = gh_type_at(T, desc, &id);
+			if (err) {
+				gh_error_free(err);
+				st->bad_types++;
+				continue;
+			}
+			o->type = id;
+			st->from_headers++;
+			push(&k, i);
 		}
-		o->type = id;
-		st->from_headers++;
-		push(&k, i);
 	}
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
@@ -644,10 +653,14 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	free(k.vals);
 	free(k.vseen);
 	free(k.closures);
-	for (uint32_t i = 0; i < h->nobjs; i++)
-		if (h->objs[i].type) {
-			st->typed_objects++;
-			st->typed_bytes += gh_obj_size(h, &h->objs[i]);
-		}
+	for (uint32_t si = 0; si < h->nspans; si++) {
+		const struct gh_span *s = &h->spans[si];
+		uint64_t size = gh_span_obj_size(h, s);
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++)
+			if (h->objs[i].type) {
+				st->typed_objects++;
+				st->typed_bytes += size;
+			}
+	}
 	return NULL;
 }

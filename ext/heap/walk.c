@@ -42,6 +42,9 @@ void gh_heap_free(struct gh_heap *h)
 	if (!h)
 		return;
 	gh_mask_cache_free(h->masks);
+	for (uint32_t i = 0; i < h->narena_index; i++)
+		free(h->arena_index[i].page_span);
+	free(h->arena_index);
 	free(h->spans);
 	free(h->objs);
 	free(h->warnings);
@@ -406,6 +409,35 @@ static struct gh_error *enumerate(struct walk *w)
 	return NULL;
 }
 
+/* The page -> span index behind gh_heap_span_of: lookups happen for every
+ * pointer word, so they must not be a binary search over all spans. */
+static struct gh_error *index_pages(struct gh_heap *h)
+{
+	uint64_t pages = h->arena_bytes / h->page_size;
+	for (uint32_t i = 0; i < h->nspans; i++) {
+		const struct gh_span *s = &h->spans[i];
+		for (uint64_t pg = 0; pg < s->npages; pg++) {
+			uint64_t a = s->base + pg * h->page_size;
+			uint64_t base = a - (a - h->arena_base_offset) % h->arena_bytes;
+			uint32_t k = h->narena_index;
+			if (!k || h->arena_index[k - 1].base != base) {
+				/* Spans are sorted, so arenas come in order. */
+				struct gh_arena_index *na = realloc(h->arena_index, (k + 1) * sizeof(*na));
+				if (!na)
+					return &gh_error_nomem;
+				h->arena_index = na;
+				na[k].base = base;
+				if (!(na[k].page_span = malloc(pages * sizeof(uint32_t))))
+					return &gh_error_nomem;
+				memset(na[k].page_span, 0xff, pages * sizeof(uint32_t));
+				h->narena_index = ++k;
+			}
+			h->arena_index[k - 1].page_span[(a - base) / h->page_size] = i;
+		}
+	}
+	return NULL;
+}
+
 struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 {
 	struct gh_heap *h = calloc(1, sizeof(*h));
@@ -440,7 +472,10 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 		goto fail;
 	}
 	w.sweepgen = sg;
-	if ((err = walk_arenas(&w)) || (err = enumerate(&w)))
+	h->page_size = w.page;
+	h->arena_base_offset = L->arenaBaseOffset;
+	h->arena_bytes = w.arena_bytes;
+	if ((err = walk_arenas(&w)) || (err = index_pages(h)) || (err = enumerate(&w)))
 		goto fail;
 	*out = h;
 	return NULL;
