@@ -129,20 +129,27 @@ static bool lookup1(struct gh_dwarf *d, const char *name, size_t len, int tag, D
 	return false;
 }
 
+/* The next '|'-separated alternative of a name list: *alt, *len; *p moves on. */
+static bool next_alt(const char **p, const char **alt, size_t *len)
+{
+	if (!*p)
+		return false;
+	const char *bar = strchr(*p, '|');
+	*alt = *p;
+	*len = bar ? (size_t)(bar - *p) : strlen(*p);
+	*p = bar ? bar + 1 : NULL;
+	return true;
+}
+
 /* Tries each '|' alternative in names. */
 static bool lookup(struct gh_dwarf *d, const char *names, int tag, Dwarf_Die *die)
 {
-	if (!d)
-		return false;
-	for (const char *p = names;;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (lookup1(d, p, len, tag, die))
+	const char *alt;
+	size_t len;
+	for (const char *p = d ? names : NULL; next_alt(&p, &alt, &len);)
+		if (lookup1(d, alt, len, tag, die))
 			return true;
-		if (!bar)
-			return false;
-		p = bar + 1;
-	}
+	return false;
 }
 
 static bool strip_typedefs(Dwarf_Die *die)
@@ -212,15 +219,12 @@ bool gh_dwarf_member(struct gh_dwarf *d, const char *struct_names, const char *p
 	if (!lookup(d, struct_names, DW_TAG_structure_type, &st))
 		return false;
 	/* '|' separates whole alternative paths. */
-	for (const char *p = paths;;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (member_path(st, p, len, offset, size))
+	const char *alt;
+	size_t len;
+	for (const char *p = paths; next_alt(&p, &alt, &len);)
+		if (member_path(st, alt, len, offset, size))
 			return true;
-		if (!bar)
-			return false;
-		p = bar + 1;
-	}
+	return false;
 }
 
 bool gh_dwarf_variable(struct gh_dwarf *d, const char *names, uint64_t *addr)
