@@ -32,6 +32,10 @@ struct typer {
 	struct gh_typing_stats *st;
 	gh_type_id u8, mapextra, swiss_table;
 	uint8_t *closures; /* bit per object: closure context already walked */
+	/* HashTrieMap node types resolved to their entry/indirect types: a map
+	 * has thousands of nodes of one type, and a name lookup may scan DWARF. */
+	struct trie_memo { gh_type_id node, entry, indirect; } trie[8];
+	uint32_t ntrie;
 	/* Values reached by interior pointers: walked from a work list, each
 	 * (address, type) once; the visited set is bounded. */
 	struct ival { uint64_t addr; gh_type_id id; } *vals;
@@ -308,12 +312,29 @@ static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
 	uint8_t is_entry;
 	if (!gh_read(k->p->t, p + t->fields[0].offset, &is_entry, 1))
 		return id;
-	char name[512];
-	int n = snprintf(name, sizeof(name), "%.*s%s%s", (int)(at - t->name), t->name, is_entry ? "entry" : "indirect",
-			 at + 4);
-	if (n < 0 || (size_t)n >= sizeof(name))
-		return id;
-	gh_type_id real = gh_type_by_name(k->T, name);
+	struct trie_memo *m = NULL;
+	for (uint32_t i = 0; i < k->ntrie && !m; i++)
+		if (k->trie[i].node == id)
+			m = &k->trie[i];
+	if (!m) {
+		struct trie_memo tmp = { id, 0, 0 };
+		char name[512];
+		int n = snprintf(name, sizeof(name), "%.*sentry%s", (int)(at - t->name), t->name, at + 4);
+		if (n > 0 && (size_t)n < sizeof(name))
+			tmp.entry = gh_type_by_name(k->T, name);
+		n = snprintf(name, sizeof(name), "%.*sindirect%s", (int)(at - t->name), t->name, at + 4);
+		if (n > 0 && (size_t)n < sizeof(name))
+			tmp.indirect = gh_type_by_name(k->T, name);
+		if (k->ntrie < sizeof(k->trie) / sizeof(k->trie[0])) {
+			k->trie[k->ntrie] = tmp;
+			m = &k->trie[k->ntrie++];
+		} else {
+			m = &tmp;
+			gh_type_id real = is_entry ? tmp.entry : tmp.indirect;
+			return real ? real : id;
+		}
+	}
+	gh_type_id real = is_entry ? m->entry : m->indirect;
 	return real ? real : id;
 }
 
