@@ -328,8 +328,7 @@ static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
 		if (k->ntrie < sizeof(k->trie) / sizeof(k->trie[0])) {
 			k->trie[k->ntrie] = tmp;
 			m = &k->trie[k->ntrie++];
-		} else {
-			m = &tmp;
+		} else { /* more map types than memo slots: resolve without keeping */
 			gh_type_id real = is_entry ? tmp.entry : tmp.indirect;
 			return real ? real : id;
 		}
