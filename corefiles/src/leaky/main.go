@@ -210,6 +210,29 @@ type Goroutine struct {
 	Planted       bool     `json:"planted"`
 	Holds         []string `json:"holds,omitempty"`
 	HoldsBytes    uint64   `json:"holds_bytes,omitempty"`
+	// WaitsOn: the channels a planted goroutine is blocked on (hchan addresses).
+	WaitsOn []string `json:"waits_on,omitempty"`
+}
+
+// Channel describes one planted channel as the fixture made it.
+type Channel struct {
+	Addr     string  `json:"addr"`
+	Name     string  `json:"name"`
+	ElemType string  `json:"elem_type"`
+	Len      int     `json:"len"`
+	Cap      int     `json:"cap"`
+	Waiters  []int64 `json:"waiters"`
+}
+
+// Timer describes one planted timer: a ticker never stopped or a
+// time.AfterFunc that has not fired.
+type Timer struct {
+	Kind     string `json:"kind"`
+	PeriodNs int64  `json:"period_ns"`
+	DelayNs  int64  `json:"delay_ns"`
+	Chan     string `json:"chan,omitempty"`
+	Holds    string `json:"holds,omitempty"`
+	Goroutine int64 `json:"goroutine,omitempty"`
 }
 
 // Goroutines summarises the goroutines of the process at fact time.
@@ -224,6 +247,8 @@ type Goroutines struct {
 	UserByWaitReason        map[string]int    `json:"user_by_wait_reason"`
 	MainAtCapture           string            `json:"main_at_capture"`
 	List                    []Goroutine       `json:"list"`
+	Channels                []Channel         `json:"channels"`
+	Timers                  []Timer           `json:"timers"`
 }
 
 // Facts is the content of facts.json.
@@ -591,11 +616,28 @@ func buildNoise(p *patternFacts) {
 // Goroutines.
 
 type goroutineInfo struct {
-	fn   string
-	goid int64
-	buf  uintptr
-	size uintptr
+	fn    string
+	goid  int64
+	buf   uintptr
+	size  uintptr
+	chans []uintptr // the channels it blocks on
 }
+
+func chanAddr(c interface{}) uintptr { return reflect.ValueOf(c).Pointer() }
+
+// plantedChan and plantedTimer record what buildGoroutines made, for facts.json.
+type plantedChan struct {
+	addr    uintptr
+	name    string
+	elem    string
+	len_    int
+	cap_    int
+}
+
+var (
+	plantedChans  []plantedChan
+	plantedTimers []Timer
+)
 
 func curGoid() int64 {
 	var b [64]byte
@@ -611,7 +653,7 @@ func curGoid() int64 {
 func blockedWorker(i int, ch chan int) {
 	buf := make([]byte, 1024*(i+1))
 	fill(buf, "worker", i)
-	setupReport <- goroutineInfo{"main.blockedWorker", curGoid(), sliceAddr(buf), uintptr(cap(buf))}
+	setupReport <- goroutineInfo{"main.blockedWorker", curGoid(), sliceAddr(buf), uintptr(cap(buf)), []uintptr{chanAddr(ch)}}
 	v := <-ch
 	buf[0] = byte(v)
 	runtime.KeepAlive(buf)
@@ -620,7 +662,7 @@ func blockedWorker(i int, ch chan int) {
 func stuckSender(i int) {
 	buf := make([]byte, 2048+512*i)
 	fill(buf, "sender", i)
-	setupReport <- goroutineInfo{"main.stuckSender", curGoid(), sliceAddr(buf), uintptr(cap(buf))}
+	setupReport <- goroutineInfo{"main.stuckSender", curGoid(), sliceAddr(buf), uintptr(cap(buf)), []uintptr{chanAddr(fullChan)}}
 	fullChan <- buf[:16]
 	runtime.KeepAlive(buf)
 }
@@ -629,7 +671,7 @@ func tickerLoop(i int, period time.Duration) {
 	t := time.NewTicker(period)
 	buf := make([]byte, 3000+1000*i)
 	fill(buf, "ticker", i)
-	setupReport <- goroutineInfo{"main.tickerLoop", curGoid(), sliceAddr(buf), uintptr(cap(buf))}
+	setupReport <- goroutineInfo{"main.tickerLoop", curGoid(), sliceAddr(buf), uintptr(cap(buf)), []uintptr{chanAddr(t.C), chanAddr(tickerQuit)}}
 	for {
 		select {
 		case <-t.C:
@@ -644,7 +686,7 @@ func tickerLoop(i int, period time.Duration) {
 func lockWaiter(i int) {
 	buf := make([]byte, 1500+100*i)
 	fill(buf, "locker", i)
-	setupReport <- goroutineInfo{"main.lockWaiter", curGoid(), sliceAddr(buf), uintptr(cap(buf))}
+	setupReport <- goroutineInfo{"main.lockWaiter", curGoid(), sliceAddr(buf), uintptr(cap(buf)), nil}
 	lockedMu.Lock()
 	buf[0]++
 	lockedMu.Unlock()
@@ -654,7 +696,7 @@ func lockWaiter(i int) {
 func sleeper(i int) {
 	buf := make([]byte, 700+100*i)
 	fill(buf, "sleeper", i)
-	setupReport <- goroutineInfo{"main.sleeper", curGoid(), sliceAddr(buf), uintptr(cap(buf))}
+	setupReport <- goroutineInfo{"main.sleeper", curGoid(), sliceAddr(buf), uintptr(cap(buf)), nil}
 	time.Sleep(1000 * time.Hour)
 	runtime.KeepAlive(buf)
 }
@@ -680,17 +722,25 @@ func buildGoroutines(p *patternFacts) {
 		neverSent[i] = make(chan int)
 		go blockedWorker(i, neverSent[i])
 		planted = append(planted, <-setupReport)
+		plantedChans = append(plantedChans, plantedChan{chanAddr(neverSent[i]), "main.neverSent[" + strconv.Itoa(i) + "]", "int", 0, 0})
 	}
 	fullChan = make(chan []byte, 2)
 	fullChan <- make([]byte, 100)
 	fullChan <- make([]byte, 200)
+	plantedChans = append(plantedChans, plantedChan{chanAddr(fullChan), "main.fullChan", "[]uint8", len(fullChan), cap(fullChan)})
+	plantedChans = append(plantedChans, plantedChan{chanAddr(tickerQuit), "main.tickerQuit", "struct {}", 0, 0})
 	for i := 0; i < nSenders; i++ {
 		go stuckSender(i)
 		planted = append(planted, <-setupReport)
 	}
 	for i := 0; i < nTickers; i++ {
-		go tickerLoop(i, time.Duration(i+1)*time.Hour)
-		planted = append(planted, <-setupReport)
+		period := time.Duration(i+1) * time.Hour
+		go tickerLoop(i, period)
+		g := <-setupReport
+		planted = append(planted, g)
+		// Capacity 1: the buffer the runtime allocates (since Go 1.23 cap() reports 0 for timer channels).
+		plantedChans = append(plantedChans, plantedChan{g.chans[0], "time.Ticker.C of goroutine " + strconv.FormatInt(g.goid, 10), "time.Time", 0, 1})
+		plantedTimers = append(plantedTimers, Timer{Kind: "ticker", PeriodNs: int64(period), DelayNs: int64(period), Chan: hex(g.chans[0]), Goroutine: g.goid})
 	}
 	lockedMu.Lock()
 	for i := 0; i < nLockers; i++ {
@@ -706,7 +756,9 @@ func buildGoroutines(p *patternFacts) {
 	for i := 0; i < 2; i++ {
 		buf := make([]byte, 5000+1000*i)
 		fill(buf, "afterfunc", i)
-		time.AfterFunc(time.Duration(4+i)*time.Hour, func() { buf[0]++ })
+		delay := time.Duration(4+i) * time.Hour
+		time.AfterFunc(delay, func() { buf[0]++ })
+		plantedTimers = append(plantedTimers, Timer{Kind: "afterfunc", DelayNs: int64(delay), Holds: hex(sliceAddr(buf))})
 		p.add(sliceAddr(buf), tBytes, uintptr(cap(buf)), "time.AfterFunc("+strconv.Itoa(4+i)+"h) closure .buf", "", "reachable only through the runtime timer heap")
 	}
 	// Let every goroutine reach its blocking point.
@@ -843,6 +895,9 @@ func buildFacts(mode string) *Facts {
 			g.Planted = true
 			g.Holds = []string{hex(pg.buf)}
 			g.HoldsBytes = uint64(pg.size)
+			for _, c := range pg.chans {
+				g.WaitsOn = append(g.WaitsOn, hex(c))
+			}
 			gs.PlantedByStartFunction[g.StartFunction]++
 			gs.PlantedByWaitReason[g.WaitReason]++
 			if g.StartFunction != pg.fn || expectedWait[pg.fn] != g.WaitReason {
@@ -855,6 +910,18 @@ func buildFacts(mode string) *Facts {
 		}
 	}
 	gs.List = obs
+	for _, c := range plantedChans {
+		ch := Channel{Addr: hex(c.addr), Name: c.name, ElemType: c.elem, Len: c.len_, Cap: c.cap_, Waiters: []int64{}}
+		for _, pg := range planted {
+			for _, w := range pg.chans {
+				if w == c.addr {
+					ch.Waiters = append(ch.Waiters, pg.goid)
+				}
+			}
+		}
+		gs.Channels = append(gs.Channels, ch)
+	}
+	gs.Timers = plantedTimers
 	return f
 }
 
