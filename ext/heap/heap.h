@@ -84,6 +84,7 @@ struct gh_heap {
 	} *arena_index;
 	uint32_t narena_index;
 	uint64_t page_size, arena_bytes, arena_base_offset;
+	uint8_t page_shift;    /* log2(page_size): lookups shift, not divide */
 	char *warnings;        /* first few warnings, one per line */
 	size_t warnings_len;
 };
@@ -105,6 +106,12 @@ uint64_t gh_obj_slot(const struct gh_heap *h, const struct gh_object *o, uint64_
 const struct gh_object *gh_heap_find(const struct gh_heap *h, uint64_t addr);
 /* The same, also giving the span (set even when no object is found). */
 const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, const struct gh_span **span);
+/* The object of span s containing addr (which s covers: gh_span_covers). */
+const struct gh_object *gh_span_find(const struct gh_heap *h, const struct gh_span *s, uint64_t addr);
+static inline bool gh_span_covers(const struct gh_span *s, uint64_t addr)
+{
+	return addr >= s->base && addr - s->base < (uint64_t)s->nelems * s->elemsize;
+}
 /* Object size and tininess from the span, for callers that have it. */
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);
 bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s);

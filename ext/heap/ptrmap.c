@@ -163,16 +163,16 @@ const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
 {
 	if (!h->narena_index || !h->arena_bytes)
 		return NULL;
-	uint64_t base = addr - (addr - h->arena_base_offset) % h->arena_bytes;
+	uint64_t base = addr - ((addr - h->arena_base_offset) & (h->arena_bytes - 1));
 	size_t k = gh_upper_bound(h->arena_index, h->narena_index, sizeof(*h->arena_index),
 				  offsetof(struct gh_arena_index, base), base);
 	if (!k || h->arena_index[k - 1].base != base)
 		return NULL;
-	uint32_t i = h->arena_index[k - 1].page_span[(addr - base) / h->page_size];
+	uint32_t i = h->arena_index[k - 1].page_span[(addr - base) >> h->page_shift];
 	if (i == UINT32_MAX)
 		return NULL;
 	const struct gh_span *s = &h->spans[i];
-	return addr >= s->base && addr < s->base + (uint64_t)s->nelems * s->elemsize ? s : NULL;
+	return gh_span_covers(s, addr) ? s : NULL;
 }
 
 const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, const struct gh_span **span)
@@ -180,7 +180,12 @@ const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, 
 	const struct gh_span *s = gh_heap_span_of(h, addr);
 	if (span)
 		*span = s;
-	if (!s || !s->nobjs)
+	return s ? gh_span_find(h, s, addr) : NULL;
+}
+
+const struct gh_object *gh_span_find(const struct gh_heap *h, const struct gh_span *s, uint64_t addr)
+{
+	if (!s->nobjs)
 		return NULL;
 	uint64_t i = (addr - s->base) / s->elemsize;
 	if (s->nobjs == s->nelems) /* every slot allocated: the object is first+i */

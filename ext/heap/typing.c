@@ -12,23 +12,41 @@
  *
  * The work is a queue of objects: each object is typed once and walked
  * once, so cycles terminate; the walk inside one value is bounded by the
- * type's nesting depth. */
+ * type's nesting depth.  Proposals are not applied one by one: they are
+ * batched and sorted by address, so that finding their objects walks the
+ * span and object tables in order (a big heap's tables do not fit in the
+ * cache, and one lookup per pointer in walk order misses it two or three
+ * times), and the objects they type are queued, and read, in address order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../runtime/goroutines.h"
+#include "../util/radix.h"
 #include "typing.h"
 
 #define MAX_DEPTH 32
 #define MAX_MAP_DIR (1u << 24)
+#define BATCH (1u << 20) /* proposals sorted at once: 2 x 8 MiB */
+/* A proposal packed in a word: offset from the heap's first span above,
+ * type id below, so that sorting the words sorts by address. */
+#define TYPE_BITS 24
+#define PAGE_BITS 12 /* sorted by 4 KiB page: two radix passes, not three */
 
 struct typer {
 	struct gh_heap *h;
 	struct gh_program *p;
 	struct gh_types *T;
 	uint32_t *queue;
-	size_t qlen, qcap;
+	size_t qhead, qlen, qcap; /* live entries: queue[qhead..qlen) */
+	uint64_t *batch, *scratch; /* proposals not yet applied */
+	size_t nbatch;
+	uint64_t heap_lo;          /* first span's base: proposals are offsets from it */
+	const struct gh_span *span; /* of the last lookup: work comes in address order */
+	/* The bytes of the object being walked, mapped from the core: its
+	 * words are read without a segment lookup and a copy each. */
+	uint64_t vbase, vend;
+	const uint8_t *vdata;
 	struct gh_typing_stats *st;
 	gh_type_id u8, mapextra, swiss_table;
 	uint8_t *closures; /* bit per object: closure context already walked */
@@ -51,8 +69,25 @@ static const struct gh_type *ty(struct typer *k, gh_type_id id)
 	return gh_type_get(k->T, id);
 }
 
+/* The span containing a, trying the last one first. */
+static const struct gh_span *span_at(struct typer *k, uint64_t a)
+{
+	if (k->span && gh_span_covers(k->span, a))
+		return k->span;
+	const struct gh_span *s = gh_heap_span_of(k->h, a);
+	if (s)
+		k->span = s;
+	return s;
+}
+
 static void push(struct typer *k, uint32_t obj)
 {
+	if (k->qlen == k->qcap && k->qhead >= k->qcap / 2) {
+		/* Half of it is consumed: reuse that room instead of growing. */
+		memmove(k->queue, k->queue + k->qhead, (k->qlen - k->qhead) * sizeof(*k->queue));
+		k->qlen -= k->qhead;
+		k->qhead = 0;
+	}
 	if (k->qlen == k->qcap) {
 		size_t nc = k->qcap ? k->qcap * 2 : 4096;
 		uint32_t *nq = realloc(k->queue, nc * sizeof(*nq));
@@ -155,16 +190,14 @@ static void push_value(struct typer *k, uint64_t p, gh_type_id id)
 	k->vals[k->nvals++] = (struct ival){ p, id };
 }
 
-/* Proposes type id for the object that starts exactly at p. */
-static void assign(struct typer *k, uint64_t p, gh_type_id id)
+/* Applies a proposal of type id for the object that starts exactly at p. */
+static void apply(struct typer *k, uint64_t p, gh_type_id id)
 {
-	if (!p || !id)
-		return;
 	const struct gh_type *t = ty(k, id);
 	if (!t || !t->size)
 		return;
-	const struct gh_span *sp;
-	struct gh_object *o = (struct gh_object *)gh_heap_find_in(k->h, p, &sp);
+	const struct gh_span *sp = span_at(k, p);
+	struct gh_object *o = sp ? (struct gh_object *)gh_span_find(k->h, sp, p) : NULL;
 	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
 		return;
 	uint64_t osize = gh_span_obj_size(k->h, sp);
@@ -206,9 +239,65 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 	push(k, (uint32_t)(o - k->h->objs));
 }
 
+/* Applies the batched proposals in address order. */
+static void flush(struct typer *k)
+{
+	size_t n = k->nbatch;
+	k->nbatch = 0;
+	uint64_t *s = gh_radix_sort(k->batch, k->scratch, n, TYPE_BITS + PAGE_BITS);
+	if (s == k->scratch) {
+		k->scratch = k->batch;
+		k->batch = s;
+	}
+	for (size_t i = 0; i < n; i++)
+		apply(k, k->heap_lo + (s[i] >> TYPE_BITS), (gh_type_id)(s[i] & ((1u << TYPE_BITS) - 1)));
+}
+
+/* Proposes type id for the object that starts exactly at p. */
+static void assign(struct typer *k, uint64_t p, gh_type_id id)
+{
+	if (!p || !id)
+		return;
+	if (p < k->heap_lo || (p - k->heap_lo) >> (64 - TYPE_BITS) || id >> TYPE_BITS) {
+		apply(k, p, id); /* not in the heap, or too far to pack: rare */
+		return;
+	}
+	if (!k->batch) {
+		k->batch = malloc(BATCH * sizeof(*k->batch));
+		k->scratch = malloc(BATCH * sizeof(*k->scratch));
+		if (!k->batch || !k->scratch) { /* no room to batch: apply at once */
+			free(k->batch);
+			free(k->scratch);
+			k->batch = k->scratch = NULL;
+			apply(k, p, id);
+			return;
+		}
+	}
+	k->batch[k->nbatch++] = (p - k->heap_lo) << TYPE_BITS | id;
+	if (k->nbatch == BATCH)
+		flush(k);
+}
+
 static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 {
+	if (a >= k->vbase && a < k->vend && k->vend - a >= 8) {
+		memcpy(v, k->vdata + (a - k->vbase), 8);
+		return true;
+	}
 	return gh_read_u64(k->p->t, a, v);
+}
+
+/* Starts the read of the object the queue will reach a few steps later:
+ * the queue is in address order, but with gaps the hardware does not
+ * predict. */
+static void prefetch_queued(struct typer *k, size_t ahead)
+{
+	if (k->qhead + ahead >= k->qlen)
+		return;
+	uint64_t a = gh_obj_addr(&k->h->objs[k->queue[k->qhead + ahead]]);
+	const void *v = gh_view(k->p->t, a, 8);
+	if (v)
+		__builtin_prefetch(v);
 }
 
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
@@ -465,7 +554,17 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	const struct gh_type *t = ty(k, o->type);
 	if (!t || !t->ptrdata || !t->size)
 		return;
-	uint64_t a = gh_obj_addr(o), size = gh_obj_size(k->h, o), buf;
+	uint64_t a = gh_obj_addr(o), buf;
+	const struct gh_span *s = span_at(k, a);
+	if (!s)
+		return;
+	uint64_t size = gh_span_obj_size(k->h, s);
+	const uint8_t *view = gh_view(k->p->t, a, size);
+	if (view) {
+		k->vbase = a;
+		k->vend = a + size;
+		k->vdata = view;
+	}
 	if (t->kind == GH_KIND_MAP) { /* a map header (hmap, maps.Map) */
 		if (t->map_swiss)
 			swiss_map(k, a, t);
@@ -480,6 +579,7 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	}
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
 		walk(k, a + off, o->type, 0);
+	k->vbase = k->vend = 0;
 }
 
 struct globals_ctx {
@@ -626,11 +726,12 @@ static gh_type_id by_name(struct typer *k, const char *name)
 struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	struct typer k = { .h = h, .p = h->p, .T = T, .st = st };
+	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0 };
 	k.u8 = by_name(&k, "uint8");
 	k.mapextra = by_name(&k, "runtime.mapextra");
 	k.swiss_table = by_name(&k, "internal/runtime/maps.table");
-	/* Seeds the runtime recorded itself, span by span (the span is at hand). */
+	/* Seeds the runtime recorded itself, span by span (the span is at hand),
+	 * all of them before any proposal: a header type is the truth. */
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		if (s->ptrmode != GH_PTR_HEADER && s->ptrmode != GH_PTR_LARGE_TYPE)
@@ -655,20 +756,34 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 			}
 			o->type = id;
 			st->from_headers++;
-			push(&k, i);
 		}
+	}
+	/* Then walked in address order, reading the heap front to back. */
+	for (uint32_t si = 0; si < h->nspans; si++) {
+		const struct gh_span *s = &h->spans[si];
+		if (s->ptrmode == GH_PTR_HEADER || s->ptrmode == GH_PTR_LARGE_TYPE)
+			for (uint32_t i = s->first; i < s->first + s->nobjs; i++)
+				if (h->objs[i].type)
+					walk_object(&k, &h->objs[i]);
 	}
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
-	for (size_t qi = 0, vi = 0; qi < k.qlen || vi < k.nvals;) {
-		if (qi < k.qlen)
-			walk_object(&k, &h->objs[k.queue[qi++]]);
-		else {
+	for (size_t vi = 0;;) {
+		if (k.qhead < k.qlen) {
+			prefetch_queued(&k, 8);
+			walk_object(&k, &h->objs[k.queue[k.qhead++]]);
+		}
+		else if (vi < k.nvals) {
 			struct ival v = k.vals[vi++];
 			walk(&k, v.addr, v.id, 0);
-		}
+		} else if (k.nbatch)
+			flush(&k);
+		else
+			break;
 	}
+	free(k.batch);
+	free(k.scratch);
 	free(k.queue);
 	free(k.vals);
 	free(k.vseen);

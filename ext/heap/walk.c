@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../util/sort.h"
+#include "../util/hugepage.h"
 #include "heap.h"
 
 #define MAX_WARNINGS_TEXT 4096
@@ -371,6 +372,7 @@ static struct gh_error *enumerate(struct walk *w)
 	h->objs = malloc((total ? total : 1) * sizeof(*h->objs));
 	if (!h->objs)
 		return gh_errorf(GH_ERR_NOMEM, "cannot allocate %llu object records", (unsigned long long)total);
+	gh_advise_huge(h->objs, total * sizeof(*h->objs));
 	uint32_t at = 0;
 	for (uint32_t i = 0; i < h->nspans; i++) {
 		struct gh_span *s = &h->spans[i];
@@ -461,7 +463,8 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 	w.arena_bytes = (uint64_t)L->c.heapArenaBytes.v;
 	w.l2bits = (uint64_t)L->c.arenaL2Bits.v;
 	w.l1bits = L->c.arenaL1Bits.have ? (uint64_t)L->c.arenaL1Bits.v : 0;
-	if (w.page == 0 || (w.page & (w.page - 1)) || w.arena_bytes < w.page || w.l2bits > 30 || w.l1bits > 8) {
+	if (w.page == 0 || (w.page & (w.page - 1)) || w.arena_bytes < w.page || (w.arena_bytes & (w.arena_bytes - 1)) ||
+	    w.l2bits > 30 || w.l1bits > 8) {
 		err = gh_errorf(GH_ERR_FORMAT, "implausible heap constants (page %llu, arena %llu)",
 				(unsigned long long)w.page, (unsigned long long)w.arena_bytes);
 		goto fail;
@@ -475,6 +478,7 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 	h->page_size = w.page;
 	h->arena_base_offset = L->arenaBaseOffset;
 	h->arena_bytes = w.arena_bytes;
+	h->page_shift = (uint8_t)__builtin_ctzll(w.page);
 	if ((err = walk_arenas(&w)) || (err = index_pages(h)) || (err = enumerate(&w)))
 		goto fail;
 	*out = h;

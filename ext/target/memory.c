@@ -55,8 +55,19 @@ static const struct gh_segment *find(const struct gh_segvec *v, uint64_t addr)
 
 const struct gh_segment *gh_segment_at(struct gh_target *t, uint64_t addr)
 {
+	/* Reads come in runs within one segment (the heap is one or a few):
+	 * try the last one before searching. */
+	if (t->last && t->last <= t->primary.len) {
+		const struct gh_segment *l = &t->primary.data[t->last - 1];
+		if (addr >= l->start && addr < l->end)
+			return l;
+	}
 	const struct gh_segment *s = find(&t->primary, addr);
-	return s ? s : find(&t->fallback, addr);
+	if (s) {
+		t->last = (size_t)(s - t->primary.data) + 1;
+		return s;
+	}
+	return find(&t->fallback, addr);
 }
 
 /* Reads within one segment; n bytes fit in it. */

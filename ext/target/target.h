@@ -66,6 +66,7 @@ struct gh_target {
 	int pid;
 	struct gh_segvec primary;  /* core / live / callback segments, sorted */
 	struct gh_segvec fallback; /* executable segments, sorted */
+	size_t last;              /* primary segment of the last read + 1 (0: none) */
 	struct gh_filevec files;
 	struct gh_threadvec threads;
 	struct gh_auxv auxv;

@@ -1,0 +1,37 @@
+#include "radix.h"
+
+#include <string.h>
+
+#define DIGIT_BITS 11
+#define BUCKETS (1u << DIGIT_BITS)
+
+uint64_t *gh_radix_sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned low_bits)
+{
+	if (n < 2 || low_bits >= 64)
+		return a;
+	uint64_t diff = 0;
+	for (size_t i = 1; i < n; i++)
+		diff |= a[i] ^ a[0];
+	diff &= ~0ull << low_bits;
+	if (!diff)
+		return a;
+	unsigned shift = (unsigned)__builtin_ctzll(diff), top = 64 - (unsigned)__builtin_clzll(diff);
+	size_t count[BUCKETS];
+	for (; shift < top; shift += DIGIT_BITS) {
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(a[i] >> shift) & (BUCKETS - 1)]++;
+		size_t sum = 0;
+		for (size_t d = 0; d < BUCKETS; d++) {
+			size_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(a[i] >> shift) & (BUCKETS - 1)]++] = a[i];
+		uint64_t *s = a;
+		a = tmp;
+		tmp = s;
+	}
+	return a;
+}
