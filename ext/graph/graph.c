@@ -1,13 +1,20 @@
 /* Building the object graph in compressed sparse rows.
  *
  * Two passes over every object's pointer words: one counts each vertex's
- * edges, one fills them, so the only per-edge memory is the 4-byte target.
- * A pointer resolves to the object containing it (interior pointers
- * included); words that point at no live object are counted, not kept. */
+ * words that point into the heap's pages, one fills them, so the only
+ * per-edge memory is the 4-byte target.  A pointer resolves to the object
+ * containing it (interior pointers included); words that point at no live
+ * object are counted, then squeezed out.  Resolving millions of pointers in
+ * walk order would miss the cache on every one, so the fill pass resolves
+ * them in batches sorted by target address. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/radix.h"
 #include "graph_internal.h"
+
+#define POS_BITS 20 /* a batch covers 2^20 edge slots */
+#define NO_EDGE UINT32_MAX
 
 void gh_graph_free(struct gh_graph *g)
 {
@@ -71,25 +78,58 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 
 struct fill {
 	struct gh_graph *g;
-	uint32_t *cursor; /* NULL: counting */
+	bool counting;
 	uint32_t v;
+	uint64_t pos;   /* next adj slot */
+	uint64_t base;  /* adj slot of batch position 0 */
+	uint64_t lo;    /* base of the heap's first span */
+	uint64_t *batch, *scratch; /* (target offset / 8, position) words */
+	size_t n;
+	bool direct;    /* resolve at once: no batch memory, or a huge object */
 };
+
+static uint32_t resolve(struct gh_graph *g, uint64_t value)
+{
+	const struct gh_object *o = gh_heap_find(g->h, value);
+	if (o)
+		return gh_obj_vertex(g, (uint32_t)(o - g->h->objs));
+	if (gh_heap_span_of(g->h, value))
+		g->unresolved_pointers++;
+	return NO_EDGE;
+}
+
+static void flush(struct fill *f)
+{
+	/* Objects are 8-byte aligned, so target / 8 finds the same object;
+	 * sorted by 4 KiB page, the span and object tables are read in order. */
+	uint64_t *s = gh_radix_sort(f->batch, f->scratch, f->n, POS_BITS + 9);
+	if (s == f->scratch) {
+		f->scratch = f->batch;
+		f->batch = s;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		f->g->adj[f->base + (s[i] & ((1u << POS_BITS) - 1))] = resolve(f->g, f->lo + ((s[i] >> POS_BITS) << 3));
+	f->n = 0;
+	f->base = f->pos;
+}
 
 static void edge(void *arg, uint64_t off, uint64_t value)
 {
 	(void)off;
 	struct fill *f = arg;
-	struct gh_graph *g = f->g;
-	const struct gh_object *o = value ? gh_heap_find(g->h, value) : NULL;
-	if (!o) {
-		if (value && !f->cursor && gh_heap_span_of(g->h, value))
-			g->unresolved_pointers++;
+	/* Counted by page (the page index, not the span: cheap, and the
+	 * same answer in both passes); resolved in the fill pass. */
+	if (!value || gh_heap_page_span(f->g->h, value) == UINT32_MAX)
+		return;
+	if (f->counting) {
+		f->g->off[f->v + 1]++;
 		return;
 	}
-	if (!f->cursor)
-		g->off[f->v + 1]++;
+	uint64_t pos = f->pos++;
+	if (f->direct)
+		f->g->adj[pos] = resolve(f->g, value);
 	else
-		g->adj[(*f->cursor)++] = gh_obj_vertex(g, (uint32_t)(o - g->h->objs));
+		f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
 }
 
 static void set_bit(uint8_t *b, uint32_t v) { b[v / 8] |= (uint8_t)(1u << (v % 8)); }
@@ -166,7 +206,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	g->off[1] = g->nroots;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->off[1 + b.edges[i].root + 1]++;
-	struct fill f = { .g = g };
+	struct fill f = { .g = g, .counting = true, .lo = h->nspans ? h->spans[0].base : 0 };
 	for (uint32_t i = 0; i < h->nobjs; i++) {
 		f.v = gh_obj_vertex(g, i);
 		gh_heap_pointers(h, &h->objs[i], edge, &f);
@@ -180,34 +220,59 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 		goto fail_b;
 	}
 	g->adj = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->adj));
-	uint32_t *cur = malloc((size_t)g->nv * sizeof(*cur));
+	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
 	if (!g->adj || !cur) {
 		free(cur);
 		err = &gh_error_nomem;
 		goto fail_b;
 	}
-	memcpy(cur, g->off, (size_t)g->nv * sizeof(*cur));
+	/* The super-root's and the roots' rows. */
+	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
 	for (uint32_t r = 0; r < g->nroots; r++)
 		g->adj[cur[0]++] = 1 + r;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
-	uint64_t unresolved = g->unresolved_pointers;
-	for (uint32_t i = 0; i < h->nobjs; i++) {
+	free(cur);
+	/* The objects' rows, in vertex order: one running position. */
+	f.counting = false;
+	f.pos = f.base = g->off[1 + g->nroots];
+	f.batch = malloc(sizeof(*f.batch) << POS_BITS);
+	f.scratch = malloc(sizeof(*f.scratch) << POS_BITS);
+	f.direct = !f.batch || !f.scratch;
+	for (uint32_t i = 0; i < h->nobjs && !err; i++) {
 		f.v = gh_obj_vertex(g, i);
-		f.cursor = &cur[f.v];
-		uint32_t before = cur[f.v];
+		uint64_t want = g->off[f.v + 1] - g->off[f.v];
+		if (!f.direct && f.pos + want - f.base > (1u << POS_BITS))
+			flush(&f);
+		bool huge = want > (1u << POS_BITS), was = f.direct;
+		f.direct |= huge;
 		gh_heap_pointers(h, &h->objs[i], edge, &f);
+		f.direct = was;
 		/* A corrupt core cannot make the second pass write more edges
 		 * than the first counted: the heap is read-only and mapped. */
-		if (cur[f.v] - before != g->off[f.v + 1] - g->off[f.v]) {
-			free(cur);
+		if (f.pos != g->off[f.v + 1])
 			err = gh_errorf(GH_ERR_FORMAT, "pointer words of object 0x%llx changed between passes",
 					(unsigned long long)gh_obj_addr(&h->objs[i]));
-			goto fail_b;
-		}
+		if (huge)
+			f.base = f.pos;
 	}
-	g->unresolved_pointers = unresolved;
-	free(cur);
+	if (!err && !f.direct)
+		flush(&f);
+	free(f.batch);
+	free(f.scratch);
+	if (err)
+		goto fail_b;
+	/* Squeeze out the words that resolved to no object. */
+	uint32_t w = 0;
+	for (uint32_t v = 0; v < g->nv; v++) {
+		uint32_t e = g->off[v];
+		g->off[v] = w;
+		for (; e < g->off[v + 1]; e++)
+			if (g->adj[e] != NO_EDGE)
+				g->adj[w++] = g->adj[e];
+	}
+	g->off[g->nv] = w;
+	g->nedges = w;
 	free(b.edges);
 	if ((err = reachability(g)))
 		goto fail;

@@ -115,6 +115,9 @@ static inline bool gh_span_covers(const struct gh_span *s, uint64_t addr)
 /* Object size and tininess from the span, for callers that have it. */
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);
 bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s);
+/* Index of the span holding addr's page (UINT32_MAX: none); addr may lie
+ * past the span's last slot.  Reads only the page index. */
+uint32_t gh_heap_page_span(const struct gh_heap *h, uint64_t addr);
 /* The in-use span containing addr; NULL if none. */
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr);
 

@@ -159,16 +159,21 @@ const struct gh_span *gh_obj_span(const struct gh_heap *h, const struct gh_objec
 	return gh_heap_span_of(h, gh_obj_addr(o));
 }
 
-const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
+uint32_t gh_heap_page_span(const struct gh_heap *h, uint64_t addr)
 {
 	if (!h->narena_index || !h->arena_bytes)
-		return NULL;
+		return UINT32_MAX;
 	uint64_t base = addr - ((addr - h->arena_base_offset) & (h->arena_bytes - 1));
 	size_t k = gh_upper_bound(h->arena_index, h->narena_index, sizeof(*h->arena_index),
 				  offsetof(struct gh_arena_index, base), base);
 	if (!k || h->arena_index[k - 1].base != base)
-		return NULL;
-	uint32_t i = h->arena_index[k - 1].page_span[(addr - base) >> h->page_shift];
+		return UINT32_MAX;
+	return h->arena_index[k - 1].page_span[(addr - base) >> h->page_shift];
+}
+
+const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
+{
+	uint32_t i = gh_heap_page_span(h, addr);
 	if (i == UINT32_MAX)
 		return NULL;
 	const struct gh_span *s = &h->spans[i];

@@ -287,17 +287,18 @@ static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 	return gh_read_u64(k->p->t, a, v);
 }
 
-/* Starts the read of the object the queue will reach a few steps later:
- * the queue is in address order, but with gaps the hardware does not
- * predict. */
-static void prefetch_queued(struct typer *k, size_t ahead)
+/* Starts the reads the queue will need a few steps later, in two stages:
+ * the object's record, then (once that is in) the object's bytes.  The
+ * queue is in address order, but with gaps the hardware does not predict. */
+static void prefetch_queued(struct typer *k)
 {
-	if (k->qhead + ahead >= k->qlen)
-		return;
-	uint64_t a = gh_obj_addr(&k->h->objs[k->queue[k->qhead + ahead]]);
-	const void *v = gh_view(k->p->t, a, 8);
-	if (v)
-		__builtin_prefetch(v);
+	if (k->qhead + 16 < k->qlen)
+		__builtin_prefetch(&k->h->objs[k->queue[k->qhead + 16]]);
+	if (k->qhead + 8 < k->qlen) {
+		const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[k->queue[k->qhead + 8]]), 8);
+		if (v)
+			__builtin_prefetch(v);
+	}
 }
 
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
@@ -771,7 +772,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	type_stacks(&k);
 	for (size_t vi = 0;;) {
 		if (k.qhead < k.qlen) {
-			prefetch_queued(&k, 8);
+			prefetch_queued(&k);
 			walk_object(&k, &h->objs[k.queue[k.qhead++]]);
 		}
 		else if (vi < k.nvals) {
