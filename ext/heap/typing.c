@@ -10,13 +10,16 @@
  * object around it); a type proposed for an object that already has another
  * one is counted as a conflict: a header type is the runtime's own truth.
  *
- * The work is a queue of objects: each object is typed once and walked
- * once, so cycles terminate; the walk inside one value is bounded by the
- * type's nesting depth.  Proposals are not applied one by one: they are
- * batched and sorted by address, so that finding their objects walks the
- * span and object tables in order (a big heap's tables do not fit in the
- * cache, and one lookup per pointer in walk order misses it two or three
- * times), and the objects they type are queued, and read, in address order. */
+ * The work is the set of objects typed but not yet walked, a bit per object:
+ * each object is typed once and walked once, so cycles terminate; the walk
+ * inside one value is bounded by the type's nesting depth.  Proposals are
+ * not applied one by one: they are batched and sorted by address, so that
+ * finding their objects walks the span and object tables in order (a big
+ * heap's tables do not fit in the cache, and one lookup per pointer in walk
+ * order misses it two or three times).  The pending objects are walked in
+ * sweeps in address order, so the heap is read front to back; a bit set is
+ * small where a queue could hold millions of entries at once (a map's
+ * bucket array types all its entries in one go). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +40,9 @@ struct typer {
 	struct gh_heap *h;
 	struct gh_program *p;
 	struct gh_types *T;
-	uint32_t *queue;
-	size_t qhead, qlen, qcap; /* live entries: queue[qhead..qlen) */
+	uint64_t *pending;  /* bit per object: typed, not yet walked */
+	uint64_t *summary;  /* bit per word of pending that may be non-zero */
+	size_t npending, nwords;
 	uint64_t *batch, *scratch; /* proposals not yet applied */
 	size_t nbatch;
 	uint64_t heap_lo;          /* first span's base: proposals are offsets from it */
@@ -82,23 +86,34 @@ static const struct gh_span *span_at(struct typer *k, uint64_t a)
 
 static void push(struct typer *k, uint32_t obj)
 {
-	if (k->qlen == k->qcap && k->qhead >= k->qcap / 2) {
-		/* Half of it is consumed: reuse that room instead of growing. */
-		memmove(k->queue, k->queue + k->qhead, (k->qlen - k->qhead) * sizeof(*k->queue));
-		k->qlen -= k->qhead;
-		k->qhead = 0;
-	}
-	if (k->qlen == k->qcap) {
-		size_t nc = k->qcap ? k->qcap * 2 : 4096;
-		uint32_t *nq = realloc(k->queue, nc * sizeof(*nq));
-		if (!nq) {
-			k->st->dropped++;
-			return;
+	uint64_t bit = 1ull << (obj % 64);
+	if (k->pending[obj / 64] & bit)
+		return;
+	k->pending[obj / 64] |= bit;
+	k->summary[obj / 4096] |= 1ull << (obj / 64 % 64);
+	k->npending++;
+}
+
+/* The first pending object at or after obj; UINT32_MAX if none. */
+static uint32_t next_pending(struct typer *k, uint32_t obj)
+{
+	size_t w = obj / 64;
+	if (w >= k->nwords)
+		return UINT32_MAX;
+	uint64_t bits = k->pending[w] & (~0ull << (obj % 64));
+	if (bits)
+		return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+	for (size_t s = (w + 1) / 64, first = (w + 1) % 64; s * 64 < k->nwords; s++, first = 0) {
+		uint64_t sb = k->summary[s] & (~0ull << first);
+		while (sb) {
+			size_t ww = s * 64 + (size_t)__builtin_ctzll(sb);
+			if (k->pending[ww])
+				return (uint32_t)(ww * 64 + (size_t)__builtin_ctzll(k->pending[ww]));
+			k->summary[s] &= ~(1ull << (ww % 64)); /* emptied since: forget it */
+			sb &= sb - 1;
 		}
-		k->queue = nq;
-		k->qcap = nc;
 	}
-	k->queue[k->qlen++] = obj;
+	return UINT32_MAX;
 }
 
 /* Whether generic is the runtime struct behind values of the channel or map
@@ -287,18 +302,14 @@ static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 	return gh_read_u64(k->p->t, a, v);
 }
 
-/* Starts the reads the queue will need a few steps later, in two stages:
- * the object's record, then (once that is in) the object's bytes.  The
- * queue is in address order, but with gaps the hardware does not predict. */
-static void prefetch_queued(struct typer *k)
+/* Starts the read of the next pending object's bytes while this one is
+ * walked: pending objects are in address order, but with gaps the hardware
+ * does not predict. */
+static void prefetch_object(struct typer *k, uint32_t obj)
 {
-	if (k->qhead + 16 < k->qlen)
-		__builtin_prefetch(&k->h->objs[k->queue[k->qhead + 16]]);
-	if (k->qhead + 8 < k->qlen) {
-		const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[k->queue[k->qhead + 8]]), 8);
-		if (v)
-			__builtin_prefetch(v);
-	}
+	const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[obj]), 8);
+	if (v)
+		__builtin_prefetch(v);
 }
 
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
@@ -728,6 +739,14 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 {
 	memset(st, 0, sizeof(*st));
 	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0 };
+	k.nwords = (size_t)h->nobjs / 64 + 1;
+	k.pending = calloc(k.nwords, sizeof(*k.pending));
+	k.summary = calloc(k.nwords / 64 + 1, sizeof(*k.summary));
+	if (!k.pending || !k.summary) {
+		free(k.pending);
+		free(k.summary);
+		return &gh_error_nomem;
+	}
 	k.u8 = by_name(&k, "uint8");
 	k.mapextra = by_name(&k, "runtime.mapextra");
 	k.swiss_table = by_name(&k, "internal/runtime/maps.table");
@@ -770,22 +789,36 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
+	/* Sweeps over the pending objects in address order; what a flush
+	 * makes pending behind the sweep waits for the next one. */
+	uint32_t at = 0, next = UINT32_MAX;
 	for (size_t vi = 0;;) {
-		if (k.qhead < k.qlen) {
-			prefetch_queued(&k);
-			walk_object(&k, &h->objs[k.queue[k.qhead++]]);
-		}
-		else if (vi < k.nvals) {
+		uint32_t i = k.npending ? (next != UINT32_MAX && next >= at ? next : next_pending(&k, at)) : UINT32_MAX;
+		if (i != UINT32_MAX && !((k.pending[i / 64] >> (i % 64)) & 1))
+			i = next_pending(&k, at); /* the remembered one was walked since */
+		if (i != UINT32_MAX) {
+			k.pending[i / 64] &= ~(1ull << (i % 64));
+			k.npending--;
+			at = i + 1;
+			if ((next = next_pending(&k, at)) != UINT32_MAX)
+				prefetch_object(&k, next);
+			walk_object(&k, &h->objs[i]);
+		} else if (k.npending) {
+			at = 0;
+			next = UINT32_MAX;
+		} else if (vi < k.nvals) {
 			struct ival v = k.vals[vi++];
 			walk(&k, v.addr, v.id, 0);
-		} else if (k.nbatch)
+		} else if (k.nbatch) {
 			flush(&k);
-		else
+		} else {
 			break;
+		}
 	}
 	free(k.batch);
 	free(k.scratch);
-	free(k.queue);
+	free(k.pending);
+	free(k.summary);
 	free(k.vals);
 	free(k.vseen);
 	free(k.closures);
