@@ -1,9 +1,16 @@
-/* Dominators by Lengauer-Tarjan (the simple version with path compression,
- * O(m log n)), written without recursion: depth-first search, semidominator
- * evaluation and path compression all use explicit stacks, because heap
- * graphs have paths millions of vertices long (linked lists).  Retained size
- * of a vertex = its own size plus the retained sizes of the vertices it
- * immediately dominates. */
+/* Dominators by Semi-NCA (Georgiadis, Tarjan and Werneck, "Finding
+ * dominators in practice", 2006): semidominators as in Lengauer-Tarjan,
+ * with path compression, then each immediate dominator as the nearest
+ * common ancestor of the vertex's parent and semidominator, found by
+ * climbing the dominator tree built so far.  It needs no buckets, and
+ * everything is indexed by preorder number, so the temporaries are six
+ * 4-byte arrays per reached vertex and the reversed edges; what is no longer
+ * needed is freed before the results are allocated.
+ *
+ * No recursion: depth-first search and path compression use explicit
+ * stacks, because heap graphs have paths millions of vertices long (linked
+ * lists).  Retained size of a vertex = its own size plus the retained sizes
+ * of the vertices it immediately dominates. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,40 +18,37 @@
 
 #define NONE UINT32_MAX
 
-struct lt {
-	uint32_t n;           /* vertices reached */
-	uint32_t *dfnum, *vertex, *parent, *semi, *ancestor, *best, *samedom, *bhead, *bnext;
-	uint32_t *poff, *preds; /* reverse CSR over reached vertices */
+struct snca {
+	uint32_t n;           /* vertices reached; preorder numbers 0..n-1 */
+	uint32_t *vertex;     /* preorder -> vertex */
+	uint32_t *parent;     /* preorder -> parent's preorder in the DFS tree */
+	uint32_t *semi;       /* preorder -> semidominator's preorder */
+	uint32_t *label;      /* min semi on the compressed path; then idom */
+	uint32_t *ancestor;   /* link-eval forest (NONE: a root) */
 	uint32_t *path;       /* compression stack */
+	uint32_t *poff, *preds; /* predecessors by preorder, as preorder numbers */
 };
 
-static void lt_free(struct lt *t)
+static void snca_free(struct snca *t)
 {
-	free(t->dfnum);
 	free(t->vertex);
 	free(t->parent);
 	free(t->semi);
+	free(t->label);
 	free(t->ancestor);
-	free(t->best);
-	free(t->samedom);
-	free(t->bhead);
-	free(t->bnext);
+	free(t->path);
 	free(t->poff);
 	free(t->preds);
-	free(t->path);
+	memset(t, 0, sizeof(*t));
 }
 
-static struct gh_error *dfs(const struct gh_graph *g, struct lt *t)
+/* Preorder numbering from the super-root.  dfnum (vertex -> preorder,
+ * NONE: unreached) is the caller's; stack and cursor are scratch arrays of
+ * nv entries. */
+static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack, uint32_t *cursor)
 {
-	uint32_t *stack = malloc((size_t)g->nv * sizeof(*stack));
-	uint32_t *cursor = malloc((size_t)g->nv * sizeof(*cursor));
-	if (!stack || !cursor) {
-		free(stack);
-		free(cursor);
-		return &gh_error_nomem;
-	}
 	uint32_t sp = 0;
-	t->dfnum[0] = 0;
+	dfnum[0] = 0;
 	t->vertex[0] = 0;
 	t->parent[0] = NONE;
 	t->n = 1;
@@ -57,131 +61,136 @@ static struct gh_error *dfs(const struct gh_graph *g, struct lt *t)
 			continue;
 		}
 		uint32_t w = g->adj[cursor[v]++];
-		if (t->dfnum[w] != NONE)
+		if (dfnum[w] != NONE)
 			continue;
-		t->dfnum[w] = t->n;
+		dfnum[w] = t->n;
+		t->parent[t->n] = dfnum[v];
 		t->vertex[t->n++] = w;
-		t->parent[w] = v;
 		cursor[w] = g->off[w];
 		stack[sp++] = w;
 	}
-	free(stack);
-	free(cursor);
-	return NULL;
 }
 
-static struct gh_error *reverse(const struct gh_graph *g, struct lt *t)
+/* The reached vertices' predecessors, in preorder numbers. */
+static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const uint32_t *dfnum)
 {
-	t->poff = calloc((size_t)g->nv + 1, sizeof(*t->poff));
-	if (!t->poff)
+	if (!(t->poff = calloc((size_t)t->n + 1, sizeof(*t->poff))))
 		return &gh_error_nomem;
-	for (uint32_t v = 0; v < g->nv; v++)
-		if (t->dfnum[v] != NONE)
-			for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-				t->poff[g->adj[e] + 1]++;
-	for (uint32_t v = 0; v < g->nv; v++)
-		t->poff[v + 1] += t->poff[v];
-	t->preds = malloc(((size_t)t->poff[g->nv] + 1) * sizeof(*t->preds));
-	uint32_t *cur = malloc((size_t)g->nv * sizeof(*cur));
-	if (!t->preds || !cur) {
-		free(cur);
-		return &gh_error_nomem;
+	for (uint32_t i = 0; i < t->n; i++) {
+		uint32_t v = t->vertex[i];
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
+			t->poff[dfnum[g->adj[e]] + 1]++;
 	}
-	memcpy(cur, t->poff, (size_t)g->nv * sizeof(*cur));
-	for (uint32_t v = 0; v < g->nv; v++)
-		if (t->dfnum[v] != NONE)
-			for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-				t->preds[cur[g->adj[e]]++] = v;
-	free(cur);
+	for (uint32_t i = 0; i < t->n; i++)
+		t->poff[i + 1] += t->poff[i];
+	uint32_t total = t->poff[t->n];
+	if (!(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds))))
+		return &gh_error_nomem;
+	/* Fill each row from its end down, which leaves poff[r + 1] at row r's
+	 * start: no cursor array.  Then shift the starts into place. */
+	for (uint32_t i = t->n; i-- > 0;) {
+		uint32_t v = t->vertex[i];
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
+			t->preds[--t->poff[dfnum[g->adj[e]] + 1]] = i;
+	}
+	memmove(t->poff, t->poff + 1, (size_t)t->n * sizeof(*t->poff));
+	t->poff[t->n] = total;
 	return NULL;
 }
 
-/* The ancestor of v (in the forest linked so far) with the lowest
- * semidominator, compressing the path as the recursive version does. */
-static uint32_t eval(struct lt *t, uint32_t v)
+/* The minimum label on the forest path from v, compressing the path. */
+static uint32_t eval(struct snca *t, uint32_t v)
 {
+	if (t->ancestor[v] == NONE)
+		return t->label[v];
 	uint32_t sp = 0, x = v;
-	while (t->ancestor[x] != NONE && t->ancestor[t->ancestor[x]] != NONE) {
+	while (t->ancestor[t->ancestor[x]] != NONE) {
 		t->path[sp++] = x;
 		x = t->ancestor[x];
 	}
 	while (sp) {
 		uint32_t y = t->path[--sp], a = t->ancestor[y];
-		uint32_t b = t->best[a];
+		if (t->label[a] < t->label[y])
+			t->label[y] = t->label[a];
 		t->ancestor[y] = t->ancestor[a];
-		if (t->semi[b] < t->semi[t->best[y]])
-			t->best[y] = b;
 	}
-	return t->best[v];
+	return t->label[v];
 }
 
 struct gh_error *gh_graph_dominators(struct gh_graph *g)
 {
 	if (g->idom)
 		return NULL;
-	struct lt t = { 0 };
-	size_t n = g->nv;
-	struct gh_error *err = NULL;
-	uint32_t **arrs[] = { &t.dfnum, &t.vertex, &t.parent, &t.semi, &t.ancestor, &t.best, &t.samedom, &t.bhead,
-			      &t.bnext, &t.path };
-	for (size_t i = 0; i < sizeof(arrs) / sizeof(arrs[0]); i++)
-		if (!(*arrs[i] = malloc(n * sizeof(uint32_t)))) {
-			err = &gh_error_nomem;
-			goto out;
-		}
-	memset(t.dfnum, 0xff, n * sizeof(uint32_t));
-	memset(t.ancestor, 0xff, n * sizeof(uint32_t));
-	memset(t.samedom, 0xff, n * sizeof(uint32_t));
-	memset(t.bhead, 0xff, n * sizeof(uint32_t));
-	if ((err = dfs(g, &t)) || (err = reverse(g, &t)))
+	struct snca t = { 0 };
+	size_t nv = g->nv;
+	struct gh_error *err = &gh_error_nomem;
+	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
+	t.vertex = malloc(nv * sizeof(uint32_t));
+	t.parent = malloc(nv * sizeof(uint32_t));
+	/* semi and ancestor serve as the search's stack and cursors first. */
+	t.semi = malloc(nv * sizeof(uint32_t));
+	t.ancestor = malloc(nv * sizeof(uint32_t));
+	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor)
 		goto out;
-	g->idom = calloc(n, sizeof(*g->idom));
-	g->retained = calloc(n, sizeof(*g->retained));
-	if (!g->idom || !g->retained) {
-		err = &gh_error_nomem;
+	memset(dfnum, 0xff, nv * sizeof(*dfnum));
+	dfs(g, &t, dfnum, t.semi, t.ancestor);
+	if ((err = reverse(g, &t, dfnum)))
 		goto out;
-	}
+	free(dfnum);
+	dfnum = NULL;
+	err = &gh_error_nomem;
+	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.path = malloc((size_t)t.n * sizeof(uint32_t))))
+		goto out;
 	for (uint32_t i = 0; i < t.n; i++) {
-		uint32_t v = t.vertex[i];
-		t.semi[v] = i;
-		t.best[v] = v;
+		t.semi[i] = t.label[i] = i;
+		t.ancestor[i] = NONE;
 	}
-	for (uint32_t i = t.n - 1; i >= 1; i--) {
-		uint32_t w = t.vertex[i], p = t.parent[w], s = t.dfnum[p];
+	/* Semidominators, in reverse preorder: a predecessor numbered below w
+	 * is its own candidate (unlinked, label = itself); one above gives the
+	 * least semidominator on its path up the processed forest. */
+	for (uint32_t w = t.n - 1; w >= 1; w--) {
+		uint32_t s = t.semi[w];
 		for (uint32_t e = t.poff[w]; e < t.poff[w + 1]; e++) {
-			uint32_t v = t.preds[e];
-			if (t.dfnum[v] == NONE)
-				continue;
-			uint32_t s2 = t.dfnum[v] <= t.dfnum[w] ? t.dfnum[v] : t.semi[eval(&t, v)];
-			if (s2 < s)
-				s = s2;
+			uint32_t u = eval(&t, t.preds[e]);
+			if (u < s)
+				s = u;
 		}
-		t.semi[w] = s;
-		uint32_t sv = t.vertex[s];
-		t.bnext[w] = t.bhead[sv];
-		t.bhead[sv] = w;
-		t.ancestor[w] = p;
-		for (uint32_t v = t.bhead[p]; v != NONE; v = t.bnext[v]) {
-			uint32_t y = eval(&t, v);
-			if (t.semi[y] == t.semi[v])
-				g->idom[v] = p;
-			else
-				t.samedom[v] = y;
-		}
-		t.bhead[p] = NONE;
+		t.semi[w] = t.label[w] = s;
+		t.ancestor[w] = t.parent[w];
 	}
-	for (uint32_t i = 1; i < t.n; i++) {
-		uint32_t w = t.vertex[i];
-		if (t.samedom[w] != NONE)
-			g->idom[w] = g->idom[t.samedom[w]];
+	free(t.ancestor);
+	free(t.path);
+	free(t.poff);
+	free(t.preds);
+	t.ancestor = t.path = t.poff = t.preds = NULL;
+	/* Immediate dominators, in preorder: the nearest ancestor of the
+	 * parent (in the dominator tree so far) numbered at most semi. */
+	uint32_t *idom = t.label;
+	idom[0] = 0;
+	for (uint32_t w = 1; w < t.n; w++) {
+		uint32_t x = t.parent[w];
+		while (x > t.semi[w])
+			x = idom[x];
+		idom[w] = x;
 	}
-	for (uint32_t i = t.n; i-- > 1;) {
-		uint32_t w = t.vertex[i];
-		g->retained[w] += gh_vertex_size(g, w);
-		g->retained[g->idom[w]] += g->retained[w];
+	free(t.semi);
+	free(t.parent);
+	t.semi = t.parent = NULL;
+	g->idom = calloc(nv, sizeof(*g->idom));
+	g->retained = calloc(nv, sizeof(*g->retained));
+	if (!g->idom || !g->retained)
+		goto out;
+	for (uint32_t w = 1; w < t.n; w++)
+		g->idom[t.vertex[w]] = t.vertex[idom[w]];
+	for (uint32_t w = t.n; w-- > 1;) {
+		uint32_t v = t.vertex[w];
+		g->retained[v] += gh_vertex_size(g, v);
+		g->retained[g->idom[v]] += g->retained[v];
 	}
+	err = NULL;
 out:
-	lt_free(&t);
+	free(dfnum);
+	snca_free(&t);
 	if (err) {
 		free(g->idom);
 		free(g->retained);

@@ -55,7 +55,7 @@ static inline bool gh_reachable(const struct gh_graph *g, uint32_t v) { return (
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
-/* Computes idom and retained sizes (iterative Lengauer-Tarjan). */
+/* Computes idom and retained sizes (Semi-NCA, iterative). */
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
 /* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
