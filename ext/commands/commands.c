@@ -15,11 +15,22 @@ static void types_free(void *t) { gh_types_free(t); }
 static void heap_free(void *h) { gh_heap_free(h); }
 static void graph_free(void *g) { gh_graph_free(g); }
 
+static struct gh_error *heap_untyped(struct gh_program *p, struct gh_heap **out);
+
 struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
+{
+	struct gh_heap *h;
+	GH_TRY(gh_cmd_heap(p, &h));
+	return gh_cmd_graph_untyped(p, out);
+}
+
+/* The graph, its roots and dominators do not depend on types: analyses
+ * that print none (top --by root, roots) skip typing the heap. */
+struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **out)
 {
 	if (!p->cache[SLOT_GRAPH].ptr) {
 		struct gh_heap *h;
-		GH_TRY(gh_cmd_heap(p, &h));
+		GH_TRY(heap_untyped(p, &h));
 		struct gh_graph *g;
 		GH_TRY(gh_graph_build(h, &g));
 		struct gh_error *err = gh_graph_dominators(g);
@@ -44,17 +55,31 @@ struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out)
 	return NULL;
 }
 
-struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
+static struct gh_error *heap_untyped(struct gh_program *p, struct gh_heap **out)
 {
 	if (!p->cache[SLOT_HEAP].ptr) {
 		struct gh_heap *h;
 		GH_TRY(gh_heap_build(p, &h));
 		p->cache[SLOT_HEAP] = (struct gh_cache_slot){ h, heap_free };
+	}
+	*out = p->cache[SLOT_HEAP].ptr;
+	return NULL;
+}
+
+/* Marks a typing attempt that failed (no type table): not retried. */
+static char typing_failed;
+
+struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
+{
+	struct gh_heap *h;
+	GH_TRY(heap_untyped(p, &h));
+	if (!p->cache[SLOT_TYPING].ptr) {
 		struct gh_types *t;
 		struct gh_error *err = gh_cmd_types(p, &t);
 		if (err) {
 			gh_heap_warn(h, "objects are untyped: %s", err->msg);
 			gh_error_free(err);
+			p->cache[SLOT_TYPING] = (struct gh_cache_slot){ &typing_failed, NULL };
 		} else {
 			struct gh_typing_stats *st = calloc(1, sizeof(*st));
 			if (!st)
@@ -63,13 +88,14 @@ struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
 			GH_TRY(gh_heap_type_objects(h, t, st));
 		}
 	}
-	*out = p->cache[SLOT_HEAP].ptr;
+	*out = h;
 	return NULL;
 }
 
 const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p)
 {
-	return p->cache[SLOT_TYPING].ptr;
+	void *st = p->cache[SLOT_TYPING].ptr;
+	return st == &typing_failed ? NULL : st;
 }
 
 void gh_cmd_type_name(struct gh_program *p, const struct gh_heap *h, const struct gh_object *o, char *buf, size_t n)

@@ -83,8 +83,13 @@ struct gh_heap {
 		uint32_t *page_span;
 	} *arena_index;
 	uint32_t narena_index;
+	/* The same by arena number, for arenas dense_lo .. dense_lo + ndense - 1
+	 * (NULL: none): a heap's arenas are few and close together, and every
+	 * pointer word is looked up here. */
+	uint32_t **arena_dense;
+	uint64_t dense_lo, ndense;
 	uint64_t page_size, arena_bytes, arena_base_offset;
-	uint8_t page_shift;    /* log2(page_size): lookups shift, not divide */
+	uint8_t page_shift, arena_shift; /* log2 of both: lookups shift, not divide */
 	char *warnings;        /* first few warnings, one per line */
 	size_t warnings_len;
 };

@@ -163,6 +163,11 @@ uint32_t gh_heap_page_span(const struct gh_heap *h, uint64_t addr)
 {
 	if (!h->narena_index || !h->arena_bytes)
 		return UINT32_MAX;
+	uint64_t rel = addr - h->arena_base_offset, n = (rel >> h->arena_shift) - h->dense_lo;
+	if (n < h->ndense) {
+		const uint32_t *ps = h->arena_dense[n];
+		return ps ? ps[(rel & (h->arena_bytes - 1)) >> h->page_shift] : UINT32_MAX;
+	}
 	uint64_t base = addr - ((addr - h->arena_base_offset) & (h->arena_bytes - 1));
 	size_t k = gh_upper_bound(h->arena_index, h->narena_index, sizeof(*h->arena_index),
 				  offsetof(struct gh_arena_index, base), base);

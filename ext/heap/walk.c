@@ -46,6 +46,7 @@ void gh_heap_free(struct gh_heap *h)
 	for (uint32_t i = 0; i < h->narena_index; i++)
 		free(h->arena_index[i].page_span);
 	free(h->arena_index);
+	free(h->arena_dense);
 	free(h->spans);
 	free(h->objs);
 	free(h->warnings);
@@ -437,6 +438,20 @@ static struct gh_error *index_pages(struct gh_heap *h)
 			h->arena_index[k - 1].page_span[(a - base) / h->page_size] = i;
 		}
 	}
+	if (!h->narena_index)
+		return NULL;
+	/* Arena numbers, relative to arenaBaseOffset as the runtime numbers them. */
+	uint64_t lo = (h->arena_index[0].base - h->arena_base_offset) >> h->arena_shift;
+	uint64_t hi = (h->arena_index[h->narena_index - 1].base - h->arena_base_offset) >> h->arena_shift;
+	if (hi - lo >= 1u << 16) /* scattered arenas: the sorted index alone */
+		return NULL;
+	if (!(h->arena_dense = calloc(hi - lo + 1, sizeof(*h->arena_dense))))
+		return &gh_error_nomem;
+	for (uint32_t k = 0; k < h->narena_index; k++)
+		h->arena_dense[((h->arena_index[k].base - h->arena_base_offset) >> h->arena_shift) - lo] =
+			h->arena_index[k].page_span;
+	h->dense_lo = lo;
+	h->ndense = hi - lo + 1;
 	return NULL;
 }
 
@@ -479,6 +494,7 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 	h->arena_base_offset = L->arenaBaseOffset;
 	h->arena_bytes = w.arena_bytes;
 	h->page_shift = (uint8_t)__builtin_ctzll(w.page);
+	h->arena_shift = (uint8_t)__builtin_ctzll(w.arena_bytes);
 	if ((err = walk_arenas(&w)) || (err = index_pages(h)) || (err = enumerate(&w)))
 		goto fail;
 	*out = h;
