@@ -6,6 +6,7 @@
 #include "../graph/graph.h"
 #include "../heap/heap.h"
 #include "../heap/typing.h"
+#include "../runtime/goroutines.h"
 #include "commands.h"
 
 /* Cache slots in struct gh_program, in build order. */
@@ -41,6 +42,21 @@ struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **ou
 		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ g, graph_free };
 	}
 	*out = p->cache[SLOT_GRAPH].ptr;
+	return NULL;
+}
+
+struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out)
+{
+	struct gh_graph *g;
+	GH_TRY(gh_cmd_graph(p, &g));
+	if (g->stack_warning)
+		return gh_errorf(GH_ERR_MISSING, "goroutine stacks are not roots: %s", g->stack_warning);
+	memset(out, 0, gs->n * sizeof(*out));
+	for (uint32_t v = 1; v <= g->nroots; v++) {
+		struct gh_goroutine *gr = g->roots[v - 1].kind == GH_ROOT_STACK ? gh_goroutine_by_g(gs, g->roots[v - 1].addr) : NULL;
+		if (gr)
+			out[gr - gs->gs] = g->retained[v];
+	}
 	return NULL;
 }
 
@@ -218,23 +234,48 @@ const struct gh_command gh_commands[] = {
 	  "length and the bytes of its structure. NAME: a global by its Go name (CLI). In GDB, quote the address\n"
 	  "expression: goheap syncmap \"&'main.registry'\".",
 	  true, gh_cmd_syncmap },
-	{ "goroutines", "[--group-by wait|start|creator|stack] [--min-count N]", "list goroutines, or count them by wait reason, start, creator or stack",
+	{ "goroutines", "[--group-by wait|start|creator|stack] [--min-count N] [--no-retained]",
+	  "list goroutines, or count them by wait reason, start, creator or stack",
 	  "Lists every live goroutine (runtime.allgs without the dead ones): id, status or wait reason as the\n"
 	  "runtime prints it, how long it has waited (a lower bound: against the latest runtime timestamp in the\n"
 	  "target), its start function (the outermost frame that is not compiler-generated), where it was created,\n"
-	  "its stack size, the thread it runs on, and whether the runtime counts it as a system goroutine.\n"
+	  "its stack size, the bytes its stack retains (what only its stack keeps alive: the dominator tree under\n"
+	  "its stack's root, as top --by goroutine ranks it), the thread it runs on, whether the runtime counts it\n"
+	  "as a system goroutine, and the channels it is blocked on (hchan addresses; see chans).\n"
 	  "--group-by counts goroutines by wait reason, start function, creation site or whole stack, largest\n"
-	  "group first, with their ids; --min-count N hides smaller groups.",
+	  "group first, with their ids and the sum of what each retains; --min-count N hides smaller groups.\n"
+	  "--no-retained skips the object graph that retained bytes need (faster on big heaps).",
 	  true, gh_cmd_goroutines },
-	{ "goroutine", "ID|all [bt|frames|slots|locals]", "one goroutine's backtrace, frames, pointer slots or typed locals",
+	{ "goroutine", "ID|all [bt|frames|slots|locals] [--no-retained]",
+	  "one goroutine's backtrace, frames, pointer slots or typed locals",
+	  "Every view starts with the goroutine's summary (as in goroutines) and, if it is blocked on channels,\n"
+	  "each channel: what it does there (receive, send), the element type, len and cap, whether it is closed,\n"
+	  "the other goroutines receiving or sending on it, and its timer.\n"
 	  "bt (default): the goroutine's frames, innermost first, with file:line, unwound with pclntab the way the\n"
 	  "runtime does (a running goroutine from its thread's registers, through a signal frame if needed).\n"
 	  "frames: also pc, sp, fp (the DWARF CFA), entry, continuation pc and frame size. slots: the stack words\n"
 	  "the garbage collector treats as pointers (stack maps, reachable stack objects, frames scanned\n"
 	  "conservatively, defer records, the closure context). locals: the DWARF variables and parameters\n"
 	  "of each frame with their type, address and value, and the heap object a pointer value lands in.\n"
-	  "'all' prints the view for every goroutine.",
+	  "'all' prints the view for every goroutine. --no-retained: as for goroutines.",
 	  true, gh_cmd_goroutine },
+	{ "chans", "[--all]", "channels with waiters or buffered elements: element type, len/cap, who waits, timer",
+	  "Lists the channels that goroutines are blocked on or that hold buffered elements: address (the\n"
+	  "runtime.hchan), element type, len and cap, closed, the goroutines blocked receiving and sending (from\n"
+	  "its wait queues), and its timer (a time.Ticker's or time.Timer's channel). Channels are found from the\n"
+	  "blocked goroutines (g.waiting's sudogs, one per select case), from every heap object typed as a channel\n"
+	  "and from the timers' channels. --all lists every channel found, idle ones included.",
+	  true, gh_cmd_chans },
+	{ "timers", "[--no-retained]", "live timers and tickers: kind, when, period, function, what they retain",
+	  "Lists every live timer: those in each P's timer heap, those of channels (since Go 1.23 a Ticker or\n"
+	  "Timer nobody waits on is in no heap and is reached through its channel's hchan.timer) and the\n"
+	  "time.Sleep timers of sleeping goroutines. For each: kind (ticker: a channel timer with a period; timer;\n"
+	  "afterfunc: time.AfterFunc, with the function it calls; sleep; other runtime timers), when it fires\n"
+	  "(fires in: against the latest runtime timestamp in the target, a lower bound of the capture time, so an\n"
+	  "upper bound), period, the timer's function, its argument and channel, the goroutines it wakes, the P\n"
+	  "whose heap holds it, and the heap object its argument is (an AfterFunc closure, a ticker's channel)\n"
+	  "with the bytes it retains and the objects it points at. --no-retained skips the object graph.",
+	  true, gh_cmd_timers },
 };
 const size_t gh_ncommands = sizeof(gh_commands) / sizeof(gh_commands[0]);
 

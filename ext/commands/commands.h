@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../output/out.h"
 #include "../runtime/program.h"
@@ -74,5 +75,31 @@ struct gh_error *gh_cmd_syncmap(struct gh_program *p, int argc, char **argv, str
  * p->cache[GH_CACHE_GOROUTINES] (slot 4, ext/runtime/goroutines.h). */
 struct gh_error *gh_cmd_goroutines(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_chans(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+struct gh_error *gh_cmd_timers(struct gh_program *p, int argc, char **argv, struct gh_out *o);
+
+struct gh_goroutines;
+struct gh_chan;
+/* Bytes each goroutine of gs retains: what its stack's root dominates, the
+ * figure top --by goroutine ranks (0 for a stack holding no heap pointer);
+ * out has gs->n entries.  An error if stacks could not be made roots. */
+struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out);
+/* Every channel goheap can find (chans.c): those the blocked goroutines
+ * wait on and the heap objects typed as channels, sorted and distinct
+ * (*out malloc'd).  Why typed objects could not be used is a warning on o. */
+struct gh_error *gh_cmd_channels(struct gh_program *p, struct gh_goroutines *gs, struct gh_out *o, uint64_t **out,
+				 size_t *n);
+/* The timers feeding the channels: (channel, timer) pairs sorted by channel
+ * (*pairs malloc'd), from every timer goheap finds given those channels.
+ * Why timers could not be read is a warning on o. */
+struct gh_error *gh_cmd_chan_timers(struct gh_goroutines *gs, const uint64_t *chans, size_t n, struct gh_out *o,
+				    uint64_t **pairs, size_t *npairs);
+/* A channel's timer: hchan.timer, or the timer whose argument it is. */
+uint64_t gh_cmd_chan_timer(const uint64_t *pairs, size_t n, const struct gh_chan *c);
+/* A channel's cells in a table row; `skip` is a goroutine id left out of
+ * the receivers and senders (the goroutine being shown), 0 for none. */
+void gh_cmd_put_chan(struct gh_program *p, const struct gh_chan *c, uint64_t timer, uint64_t skip, struct gh_node *row);
+/* The name of the type descriptor at desc, "?" if it cannot be decoded. */
+void gh_cmd_type_at(struct gh_program *p, uint64_t desc, char *buf, size_t n);
 
 #endif

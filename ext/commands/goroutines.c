@@ -7,6 +7,7 @@
 
 #include "../util/sort.h"
 #include "../heap/heap.h"
+#include "../runtime/chans.h"
 #include "../runtime/goroutines.h"
 #include "../util/strutil.h"
 #include "commands.h"
@@ -26,17 +27,6 @@ static bool wait_ns(const struct gh_goroutines *gs, const struct gh_goroutine *g
 	return true;
 }
 
-static void fmt_duration(char *b, size_t n, uint64_t ns)
-{
-	uint64_t s = ns / 1000000000ull;
-	if (s >= 3600)
-		snprintf(b, n, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
-	else if (s >= 60)
-		snprintf(b, n, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(b, n, "%.3fs", (double)ns / 1e9);
-}
-
 static void put_site(struct gh_node *n, const char *key, const char *file, int32_t line)
 {
 	if (file)
@@ -45,14 +35,16 @@ static void put_site(struct gh_node *n, const char *key, const char *file, int32
 		gh_put_null(n, key);
 }
 
-static void put_summary(struct gh_goroutines *gs, struct gh_goroutine *g, struct gh_node *n, bool table)
+/* ret: the bytes its stack retains, NULL if unknown. */
+static void put_summary(struct gh_goroutines *gs, struct gh_goroutine *g, const uint64_t *ret, struct gh_node *n,
+			bool table)
 {
 	gh_put_u64(n, "id", g->goid);
 	gh_put_str(n, "status", g->wait);
 	uint64_t ns;
 	if (wait_ns(gs, g, &ns)) {
 		char b[32];
-		fmt_duration(b, sizeof(b), ns);
+		gh_fmt_duration(b, sizeof(b), (int64_t)ns);
 		if (table)
 			gh_put_strf(n, "waiting", ">= %s", b);
 		else
@@ -72,11 +64,16 @@ static void put_summary(struct gh_goroutines *gs, struct gh_goroutine *g, struct
 		gh_put_bytes(n, "stack", g->stack_hi - g->stack_lo);
 	else
 		gh_put_u64(n, "stack_bytes", g->stack_hi - g->stack_lo);
+	if (ret)
+		gh_put_bytes(n, "retained", *ret);
+	else
+		gh_put_null(n, "retained");
 	if (g->tid >= 0)
 		gh_put_i64(n, "thread", g->tid);
 	else
 		gh_put_null(n, "thread");
 	gh_put_bool(n, "system", g->system);
+	gh_put_addr_list(n, "waits_on", g->waits_on, g->nwaits_on);
 	if (!table) {
 		gh_put_addr(n, "g", g->g);
 		gh_put_u64(n, "status_code", g->status);
@@ -151,7 +148,7 @@ static const char *group_key(struct gh_goroutine *g, const char *by, char *buf, 
 
 struct group {
 	char *key;
-	uint64_t count;
+	uint64_t count, retained;
 	uint64_t *ids;
 };
 
@@ -163,7 +160,8 @@ static int group_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64_t min_count, struct gh_out *o)
+static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64_t min_count, const uint64_t *ret,
+			       struct gh_out *o)
 {
 	struct group *gr = calloc(gs->n ? gs->n : 1, sizeof(*gr));
 	size_t ng = 0;
@@ -188,6 +186,7 @@ static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64
 			ng++;
 		}
 		gr[j].ids[gr[j].count++] = gs->gs[i].goid;
+		gr[j].retained += ret ? ret[i] : 0;
 	}
 	if (!err) {
 		if (ng)
@@ -201,6 +200,10 @@ static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64
 				continue;
 			struct gh_node *row = gh_table_row(t);
 			gh_put_u64(row, "count", gr[j].count);
+			if (ret) /* each goroutine's alone, summed: they are disjoint */
+				gh_put_bytes(row, "retained", gr[j].retained);
+			else
+				gh_put_null(row, "retained");
 			gh_put_str(row, by, gr[j].key);
 			gh_put_u64_list(row, "ids", gr[j].ids, gr[j].count);
 		}
@@ -213,10 +216,48 @@ static struct gh_error *grouped(struct gh_goroutines *gs, const char *by, uint64
 	return err;
 }
 
+/* The channels g waits on; a runtime without the channel layout (a
+ * stripped executable of a release without built-in tables) says so once. */
+static struct gh_error *waits(struct gh_goroutines *gs, struct gh_goroutine *g, struct gh_out *o, bool *warned)
+{
+	struct gh_error *err = gh_goroutine_waits(gs, g);
+	if (err && err->code == GH_ERR_MISSING) {
+		if (!*warned)
+			gh_out_warn(o, "channels are not shown: %s", err->msg);
+		*warned = true;
+		gh_error_free(err);
+		return NULL;
+	}
+	return err;
+}
+
+/* The bytes each goroutine's stack retains, or NULL (with a warning) when
+ * they are not wanted or cannot be computed; *ret is malloc'd. */
+static struct gh_error *retained_of(struct gh_program *p, struct gh_goroutines *gs, bool want, struct gh_out *o,
+				    uint64_t **ret)
+{
+	*ret = NULL;
+	if (!want)
+		return NULL;
+	uint64_t *r = calloc(gs->n + 1, sizeof(*r));
+	if (!r)
+		return &gh_error_nomem;
+	struct gh_error *err = gh_cmd_goroutine_retained(p, gs, r);
+	if (err) {
+		gh_out_warn(o, "retained bytes are not shown: %s", err->msg);
+		gh_error_free(err);
+		free(r);
+		return NULL;
+	}
+	*ret = r;
+	return NULL;
+}
+
 struct gh_error *gh_cmd_goroutines(struct gh_program *p, int argc, char **argv, struct gh_out *o)
 {
 	const char *by = NULL;
 	uint64_t min_count = 0;
+	bool want_ret = true;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--group-by") && i + 1 < argc) {
 			by = argv[++i];
@@ -225,26 +266,38 @@ struct gh_error *gh_cmd_goroutines(struct gh_program *p, int argc, char **argv, 
 		} else if (!strcmp(argv[i], "--min-count") && i + 1 < argc) {
 			if (!gh_parse_u64(argv[++i], &min_count))
 				return gh_errorf(GH_ERR_USAGE, "--min-count takes a count");
-		} else
-			return gh_errorf(GH_ERR_USAGE, "usage: goroutines [--group-by wait|start|creator|stack] [--min-count N]");
+		} else if (!strcmp(argv[i], "--no-retained"))
+			want_ret = false;
+		else
+			return gh_errorf(GH_ERR_USAGE,
+					 "usage: goroutines [--group-by wait|start|creator|stack] [--min-count N] [--no-retained]");
 	}
 	struct gh_goroutines *gs;
 	GH_TRY(gh_goroutines_load(p, &gs));
-	for (size_t i = 0; i < gs->n; i++)
+	bool warned = false;
+	for (size_t i = 0; i < gs->n; i++) {
 		GH_TRY(gh_goroutine_frames(gs, &gs->gs[i]));
+		GH_TRY(waits(gs, &gs->gs[i], o, &warned));
+	}
 	if (gs->bad)
 		gh_out_warn(o, "%" PRIu64 " allgs entries are not plausible goroutines and were skipped", gs->bad);
-	if (by)
-		return grouped(gs, by, min_count, o);
+	uint64_t *ret;
+	GH_TRY(retained_of(p, gs, want_ret, o, &ret));
+	if (by) {
+		struct gh_error *err = grouped(gs, by, min_count, ret, o);
+		free(ret);
+		return err;
+	}
 	struct gh_node *r = gh_out_root(o);
 	put_header(r, gs);
 	struct gh_node *t = gh_put_table(r, "goroutines");
 	for (size_t i = 0; i < gs->n; i++) {
-		put_summary(gs, &gs->gs[i], gh_table_row(t), true);
+		put_summary(gs, &gs->gs[i], ret ? &ret[i] : NULL, gh_table_row(t), true);
 		if (gs->gs[i].nwarnings)
 			gh_out_warn(o, "goroutine %" PRIu64 ": %u warnings (see goroutine %" PRIu64 ")", gs->gs[i].goid,
 				    gs->gs[i].nwarnings, gs->gs[i].goid);
 	}
+	free(ret);
 	return NULL;
 }
 
@@ -333,34 +386,107 @@ static void put_locals(struct gh_program *p, struct gh_heap *h, struct gh_gorout
 	}
 }
 
-static struct gh_error *one(struct gh_program *p, struct gh_goroutines *gs, struct gh_goroutine *g, const char *view,
-			    struct gh_heap *h, struct gh_node *n, struct gh_out *o)
+/* What every goroutine shown shares: the view, the heap (locals), what
+ * stacks retain, the channels' timers as (channel, timer) pairs. */
+struct view {
+	const char *name;
+	struct gh_heap *h;
+	uint64_t *ret;
+	uint64_t *tp;
+	size_t ntp;
+	bool warned;
+};
+
+/* The channels g waits on, each with the other goroutines waiting on it and
+ * what g does there (receive, send; both in a select). */
+static struct gh_error *put_chans(struct gh_program *p, struct gh_goroutines *gs, struct gh_goroutine *g,
+				  const struct view *v, struct gh_node *n, struct gh_out *o)
+{
+	if (!g->nwaits_on)
+		return NULL;
+	struct gh_node *t = gh_put_table(n, "channels");
+	for (size_t i = 0; i < g->nwaits_on; i++) {
+		struct gh_chan c;
+		GH_TRY(gh_chan_read(gs, g->waits_on[i], &c));
+		if (c.nwarnings)
+			gh_out_warn(o, "goroutine %" PRIu64 ": channel 0x%" PRIx64 ": %s", g->goid, c.addr, c.warning);
+		bool recv = false, send = false;
+		for (size_t k = 0; k < c.nwaiters; k++)
+			if (c.waiters[k].g == g->g) {
+				recv |= !c.waiters[k].send;
+				send |= c.waiters[k].send;
+			}
+		struct gh_node *row = gh_table_row(t);
+		gh_put_str(row, "op", recv && send ? "receive, send" : recv ? "receive" : send ? "send" : "?");
+		gh_cmd_put_chan(p, &c, gh_cmd_chan_timer(v->tp, v->ntp, &c), g->goid, row);
+		gh_chan_release(&c);
+	}
+	return NULL;
+}
+
+static struct gh_error *one(struct gh_program *p, struct gh_goroutines *gs, struct gh_goroutine *g, struct view *v,
+			    struct gh_node *n, struct gh_out *o)
 {
 	GH_TRY(gh_goroutine_frames(gs, g));
-	if (!strcmp(view, "slots"))
+	if (!strcmp(v->name, "slots"))
 		GH_TRY(gh_goroutine_slots(gs, g));
-	if (!strcmp(view, "locals"))
+	if (!strcmp(v->name, "locals"))
 		GH_TRY(gh_goroutine_locals(gs, g));
-	put_summary(gs, g, n, false);
-	if (!strcmp(view, "bt"))
+	put_summary(gs, g, v->ret ? &v->ret[g - gs->gs] : NULL, n, false);
+	GH_TRY(put_chans(p, gs, g, v, n, o));
+	if (!strcmp(v->name, "bt"))
 		put_frames(g, n, false);
-	else if (!strcmp(view, "frames"))
+	else if (!strcmp(v->name, "frames"))
 		put_frames(g, n, true);
-	else if (!strcmp(view, "slots"))
+	else if (!strcmp(v->name, "slots"))
 		put_slots(g, n);
 	else
-		put_locals(p, h, g, n);
+		put_locals(p, v->h, g, n);
 	put_warnings(o, g);
 	return NULL;
 }
 
+/* The channels the goroutines shown wait on, then their timers. */
+static struct gh_error *chan_timers(struct gh_goroutines *gs, struct gh_goroutine *only, struct view *v,
+				    struct gh_out *o)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < gs->n; i++) {
+		struct gh_goroutine *g = only ? only : &gs->gs[i];
+		GH_TRY(waits(gs, g, o, &v->warned));
+		n += g->nwaits_on;
+		if (only)
+			break;
+	}
+	if (!n)
+		return NULL;
+	uint64_t *cs = malloc(n * sizeof(*cs));
+	if (!cs)
+		return &gh_error_nomem;
+	for (size_t i = 0; i < gs->n; i++) {
+		struct gh_goroutine *g = only ? only : &gs->gs[i];
+		for (size_t j = 0; j < g->nwaits_on; j++)
+			cs[k++] = g->waits_on[j];
+		if (only)
+			break;
+	}
+	struct gh_error *err = gh_cmd_chan_timers(gs, cs, n, o, &v->tp, &v->ntp);
+	free(cs);
+	return err;
+}
+
 struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, struct gh_out *o)
 {
-	const char *usage = "usage: goroutine ID|all [bt|frames|slots|locals]";
+	const char *usage = "usage: goroutine ID|all [bt|frames|slots|locals] [--no-retained]";
+	bool want_ret = true;
+	if (argc > 1 && !strcmp(argv[argc - 1], "--no-retained")) {
+		want_ret = false;
+		argc--;
+	}
 	if (argc < 2 || argc > 3)
 		return gh_errorf(GH_ERR_USAGE, "%s", usage);
-	const char *view = argc == 3 ? argv[2] : "bt";
-	if (strcmp(view, "bt") && strcmp(view, "frames") && strcmp(view, "slots") && strcmp(view, "locals"))
+	struct view v = { .name = argc == 3 ? argv[2] : "bt" };
+	if (strcmp(v.name, "bt") && strcmp(v.name, "frames") && strcmp(v.name, "slots") && strcmp(v.name, "locals"))
 		return gh_errorf(GH_ERR_USAGE, "%s", usage);
 	bool all = !strcmp(argv[1], "all");
 	uint64_t id = 0;
@@ -368,28 +494,32 @@ struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, s
 		return gh_errorf(GH_ERR_USAGE, "goroutine: '%s' is not a goroutine id", argv[1]);
 	struct gh_goroutines *gs;
 	GH_TRY(gh_goroutines_load(p, &gs));
-	struct gh_heap *h = NULL;
-	if (!strcmp(view, "locals")) {
+	struct gh_goroutine *g = all ? NULL : gh_goroutine_by_id(gs, id);
+	if (!all && !g)
+		return gh_errorf(GH_ERR_NOT_FOUND, "no live goroutine %" PRIu64 " (%zu goroutines; see 'goroutines')", id, gs->n);
+	if (!strcmp(v.name, "locals")) {
 		/* Values are shown with the heap object they point at, if any. */
-		struct gh_error *err = gh_cmd_heap(p, &h);
+		struct gh_error *err = gh_cmd_heap(p, &v.h);
 		if (err) {
 			gh_out_warn(o, "heap objects are not shown: %s", err->msg);
 			gh_error_free(err);
-			h = NULL;
+			v.h = NULL;
 		}
 		if (!p->dw)
 			gh_out_warn(o, "the executable has no DWARF: no typed locals");
 	}
-	if (!all) {
-		struct gh_goroutine *g = gh_goroutine_by_id(gs, id);
-		if (!g)
-			return gh_errorf(GH_ERR_NOT_FOUND, "no live goroutine %" PRIu64 " (%zu goroutines; see 'goroutines')", id, gs->n);
-		return one(p, gs, g, view, h, gh_out_root(o), o);
+	GH_TRY(retained_of(p, gs, want_ret, o, &v.ret));
+	struct gh_error *err = chan_timers(gs, g, &v, o);
+	if (!err && !all) {
+		err = one(p, gs, g, &v, gh_out_root(o), o);
+	} else if (!err) {
+		struct gh_node *r = gh_out_root(o);
+		put_header(r, gs);
+		struct gh_node *list = gh_put_list(r, "goroutines");
+		for (size_t i = 0; i < gs->n && !err; i++)
+			err = one(p, gs, &gs->gs[i], &v, gh_list_add(list), o);
 	}
-	struct gh_node *r = gh_out_root(o);
-	put_header(r, gs);
-	struct gh_node *list = gh_put_list(r, "goroutines");
-	for (size_t i = 0; i < gs->n; i++)
-		GH_TRY(one(p, gs, &gs->gs[i], view, h, gh_list_add(list), o));
-	return NULL;
+	free(v.ret);
+	free(v.tp);
+	return err;
 }

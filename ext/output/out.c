@@ -258,6 +258,13 @@ void gh_put_u64_list(struct gh_node *n, const char *key, const uint64_t *v, size
 		gh_put_u64(l, NULL, v[i]);
 }
 
+void gh_put_addr_list(struct gh_node *n, const char *key, const uint64_t *v, size_t count)
+{
+	struct gh_node *l = add(n, K_NUMLIST, key);
+	for (size_t i = 0; l && i < count; i++)
+		gh_put_addr(l, NULL, v[i]);
+}
+
 struct gh_node *gh_put_table(struct gh_node *n, const char *key)
 {
 	return add(n, K_TABLE, key);
@@ -316,8 +323,10 @@ static void json_node(FILE *f, const struct gh_node *n, int depth)
 		break;
 	case K_NUMLIST:
 		fputc('[', f);
-		for (size_t i = 0; i < n->nkids; i++)
-			fprintf(f, "%s%" PRIu64, i ? ", " : "", n->kids[i]->u);
+		for (size_t i = 0; i < n->nkids; i++) {
+			fputs(i ? ", " : "", f);
+			json_node(f, n->kids[i], depth + 1); /* numbers or addresses */
+		}
 		fputc(']', f);
 		break;
 	case K_LIST:
@@ -352,8 +361,12 @@ static void scalar_text(char *buf, size_t len, const struct gh_node *n)
 	case K_NUMLIST: {
 		size_t at = 0;
 		buf[0] = 0;
-		for (size_t i = 0; i < n->nkids && at + 24 < len; i++)
-			at += (size_t)snprintf(buf + at, len - at, "%s%" PRIu64, i ? " " : "", n->kids[i]->u);
+		for (size_t i = 0; i < n->nkids && at + 24 < len; i++) {
+			if (i)
+				buf[at++] = ' ';
+			scalar_text(buf + at, len - at, n->kids[i]);
+			at += strlen(buf + at);
+		}
 		if (!n->nkids)
 			snprintf(buf, len, "-");
 		break;

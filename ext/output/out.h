@@ -45,6 +45,8 @@ struct gh_node *gh_list_add(struct gh_node *list);
 void gh_list_str(struct gh_node *list, const char *val);
 /* A list of numbers (text: space separated; JSON: an array). */
 void gh_put_u64_list(struct gh_node *n, const char *key, const uint64_t *v, size_t count);
+/* A list of addresses (text: space separated hex; JSON: "0x..." strings). */
+void gh_put_addr_list(struct gh_node *n, const char *key, const uint64_t *v, size_t count);
 /* A table: text renders aligned columns, JSON an array of row objects.
  * Rows get their cells with the gh_put_* calls, keys being column names. */
 struct gh_node *gh_put_table(struct gh_node *n, const char *key);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sort.h"
 #include "goroutines.h"
 
 #define MAX_ALLGS (1u << 24)   /* more goroutines than any sane program has */
@@ -71,6 +72,7 @@ void gh_goroutines_free(struct gh_goroutines *gs)
 		free(g->frames);
 		free(g->slots);
 		free(g->locals);
+		free(g->waits_on);
 		free(g->warnings);
 	}
 	for (size_t i = 0; i < gs->nstrs; i++)
@@ -78,6 +80,7 @@ void gh_goroutines_free(struct gh_goroutines *gs)
 	free(gs->strs);
 	free(gs->wait_names);
 	free(gs->dwfuncs);
+	free(gs->by_g);
 	free(gs->gs);
 	free(gs);
 }
@@ -448,4 +451,30 @@ struct gh_goroutine *gh_goroutine_by_id(struct gh_goroutines *gs, uint64_t goid)
 		if (gs->gs[i].goid == goid)
 			return &gs->gs[i];
 	return NULL;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct gh_goroutine *gh_goroutine_by_g(struct gh_goroutines *gs, uint64_t addr)
+{
+	/* Blocked goroutines are looked up once per waiter: index them. */
+	if (!gs->by_g && gs->n && (gs->by_g = malloc(gs->n * 2 * sizeof(uint64_t)))) {
+		for (size_t i = 0; i < gs->n; i++) {
+			gs->by_g[2 * i] = gs->gs[i].g;
+			gs->by_g[2 * i + 1] = i;
+		}
+		gh_sort(gs->by_g, gs->n, 2 * sizeof(uint64_t), pair_cmp);
+	}
+	if (!gs->by_g) { /* none, or no memory for the index */
+		for (size_t i = 0; i < gs->n; i++)
+			if (gs->gs[i].g == addr)
+				return &gs->gs[i];
+		return NULL;
+	}
+	size_t lo = gh_upper_bound(gs->by_g, gs->n, 2 * sizeof(uint64_t), 0, addr);
+	return lo && gs->by_g[2 * (lo - 1)] == addr ? &gs->gs[gs->by_g[2 * (lo - 1) + 1]] : NULL;
 }

@@ -95,6 +95,10 @@ struct gh_goroutine {
 	size_t nslots;
 	struct gh_local *locals;
 	size_t nlocals;
+	/* Filled by gh_goroutine_waits (chans.h): the channels it blocks on. */
+	bool waits_read;
+	uint64_t *waits_on;
+	size_t nwaits_on;
 	char *warnings;       /* one per line, the first few */
 	uint32_t nwarnings;
 };
@@ -116,6 +120,7 @@ struct gh_goroutines {
 	struct gh_dwfunc *dwfuncs; /* DWARF functions by entry (locals.c) */
 	size_t ndwfuncs;
 	bool dwfuncs_built;
+	uint64_t *by_g;          /* (g address, index) pairs sorted by address, built on first use */
 	char **strs;             /* strings owned by the list */
 	size_t nstrs, capstrs;
 };
@@ -126,6 +131,8 @@ struct gh_goroutines {
 struct gh_error *gh_goroutines_load(struct gh_program *p, struct gh_goroutines **out);
 void gh_goroutines_free(struct gh_goroutines *gs);
 struct gh_goroutine *gh_goroutine_by_id(struct gh_goroutines *gs, uint64_t goid);
+/* The live goroutine whose runtime.g is at addr, or NULL. */
+struct gh_goroutine *gh_goroutine_by_g(struct gh_goroutines *gs, uint64_t addr);
 
 /* The goroutine's frames, innermost first.  A walk that cannot go on ends
  * with GH_FRAME_TRUNCATED and a warning; only allocation failure is an error. */

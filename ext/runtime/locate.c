@@ -5,7 +5,8 @@
  * slice, the first listed arena has a heapArena record, and that arena's
  * first in-use page is owned by an in-use mspan starting exactly there.
  * Measured on every release and architecture of the corpus: exactly one
- * candidate passes, the symbol's address. */
+ * candidate passes, the symbol's address.  runtime.allp likewise (see
+ * gh_locate_allp). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,4 +94,63 @@ void gh_locate_runtime_globals(struct gh_program *p)
 			return;
 		}
 	}
+}
+
+/* A []*p at words w: every element (the first 64 checked) a P whose id is
+ * its index, with a status up to _Pdead, an mcache unless dead, and, if an
+ * M holds it, that M's p pointing back. */
+static bool is_allp(struct gh_program *p, const uint64_t w[3])
+{
+	const struct gh_layout *L = &p->L;
+	if (!w[0] || (w[0] & 7) || !w[1] || w[1] > w[2] || w[2] > (1u << 16))
+		return false;
+	for (uint64_t i = 0; i < w[1] && i < 64; i++) {
+		uint64_t pp, id, status, mc, m, back;
+		if (!gh_read_u64(p->t, w[0] + 8 * i, &pp) || !pp || (pp & 7) || !gh_read_field(p, pp, &L->p.id, &id) ||
+		    (uint32_t)id != i || !gh_read_field(p, pp, &L->p.status, &status) || status > (uint64_t)L->c.pDead.v ||
+		    !gh_read_field(p, pp, &L->p.mcache, &mc) || !gh_read_field(p, pp, &L->p.m, &m))
+			return false;
+		if ((status != (uint64_t)L->c.pDead.v && !mc) ||
+		    (m && (!gh_read_field(p, m, &L->m.p, &back) || back != pp)))
+			return false;
+	}
+	return true;
+}
+
+bool gh_locate_allp(struct gh_program *p, uint64_t *addr, const char **from)
+{
+	const struct gh_layout *L = &p->L;
+	if (L->v.allp.have) {
+		*addr = L->v.allp.addr;
+		*from = "symbol runtime.allp";
+		return true;
+	}
+	if (L->p.id.off < 0 || L->p.status.off < 0 || L->p.mcache.off < 0 || L->p.m.off < 0 || L->m.p.off < 0 ||
+	    !L->c.pDead.have)
+		return false;
+	const struct gh_exe_section *s = gh_exe_section(p->exe, ".bss");
+	if (!s || s->size > (1ull << 30))
+		return false;
+	uint64_t start = s->addr + p->exe->bias, hits = 0, first[3] = { 0 };
+	uint8_t buf[4096 + 16];
+	for (uint64_t off = 0; off < s->size; off += 4096) {
+		size_t k = s->size - off < 4096 ? (size_t)(s->size - off) : 4096;
+		size_t got = k + 16 <= s->size - off ? k + 16 : k;
+		if (!gh_read(p->t, start + off, buf, got))
+			continue;
+		for (size_t c = 0; c + 24 <= got && c < k; c += 8) {
+			uint64_t w[3];
+			memcpy(w, buf + c, 24);
+			/* 1.26+ keeps a copy in m.allpSnapshot (m0 is in .bss): a
+			 * candidate naming the same Ps as the first is no rival. */
+			if (!is_allp(p, w) || (hits && w[0] == first[0] && w[1] == first[1]))
+				continue;
+			if (hits++ == 0) {
+				*addr = start + off + c;
+				memcpy(first, w, sizeof(first));
+			}
+		}
+	}
+	*from = "scan of .bss for a validated []*p";
+	return hits == 1;
 }

@@ -8,4 +8,10 @@
  * how it was found in p->mheap_from (NULL: not found). */
 void gh_locate_runtime_globals(struct gh_program *p);
 
+/* runtime.allp ([]*p) by symbol, or by a validated scan of .bss: a slice
+ * header whose elements are Ps numbered 0..len-1 (p.id), each with a sane
+ * status and an mcache, each one an M runs pointing back at it (m.p).
+ * false if no single candidate passes; *from says how it was found. */
+bool gh_locate_allp(struct gh_program *p, uint64_t *addr, const char **from);
+
 #endif

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +53,16 @@ void gh_fmt_bytes(char *buf, size_t n, uint64_t bytes)
 		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
 	else
 		snprintf(buf, n, "%.1f %s", v, units[u]);
+}
+
+void gh_fmt_duration(char *b, size_t n, int64_t ns)
+{
+	const char *sign = ns < 0 ? "-" : "";
+	uint64_t a = ns < 0 ? -(uint64_t)ns : (uint64_t)ns, s = a / 1000000000ull;
+	if (s >= 3600)
+		snprintf(b, n, "%s%" PRIu64 "h%02" PRIu64 "m", sign, s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(b, n, "%s%" PRIu64 "m%02" PRIu64 "s", sign, s / 60, s % 60);
+	else
+		snprintf(b, n, "%s%.3fs", sign, (double)a / 1e9);
 }

@@ -14,5 +14,7 @@ char *gh_abspath(const char *path);
 bool gh_parse_u64(const char *s, uint64_t *out);
 /* Human-readable byte count: "512 B", "4.0 KiB", "1.5 MiB". */
 void gh_fmt_bytes(char *buf, size_t n, uint64_t bytes);
+/* Human-readable duration: "0.250s", "3m07s", "2h05m"; negative with "-". */
+void gh_fmt_duration(char *buf, size_t n, int64_t ns);
 
 #endif
