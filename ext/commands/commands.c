@@ -48,7 +48,7 @@ struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **ou
 struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out)
 {
 	struct gh_graph *g;
-	GH_TRY(gh_cmd_graph(p, &g));
+	GH_TRY(gh_cmd_graph_untyped(p, &g)); /* sizes only: no types needed */
 	if (g->stack_warning)
 		return gh_errorf(GH_ERR_MISSING, "goroutine stacks are not roots: %s", g->stack_warning);
 	memset(out, 0, gs->n * sizeof(*out));
