@@ -4,8 +4,9 @@
  * common ancestor of the vertex's parent and semidominator, found by
  * climbing the dominator tree built so far.  It needs no buckets, and
  * everything is indexed by preorder number, so the temporaries are six
- * 4-byte arrays per reached vertex and the reversed edges; what is no longer
- * needed is freed before the results are allocated.
+ * 4-byte arrays per reached vertex and the reversed edges that reach back in
+ * preorder; what is no longer needed is freed before the results are
+ * allocated.
  *
  * No recursion: depth-first search and path compression use explicit
  * stacks, because heap graphs have paths millions of vertices long (linked
@@ -71,15 +72,25 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 	}
 }
 
-/* The reached vertices' predecessors, in preorder numbers. */
+/* The reached vertices' predecessors, in preorder numbers; only those
+ * numbered above the vertex.  One numbered below it (not yet processed
+ * when the vertex is) is its own semidominator candidate: the least of
+ * those goes straight into semi, so those edges are never stored. */
 static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const uint32_t *dfnum)
 {
 	if (!(t->poff = calloc((size_t)t->n + 1, sizeof(*t->poff))))
 		return &gh_error_nomem;
+	for (uint32_t i = 0; i < t->n; i++)
+		t->semi[i] = i;
 	for (uint32_t i = 0; i < t->n; i++) {
 		uint32_t v = t->vertex[i];
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-			t->poff[dfnum[g->adj[e]] + 1]++;
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			uint32_t j = dfnum[g->adj[e]];
+			if (i > j)
+				t->poff[j + 1]++;
+			else if (i < t->semi[j])
+				t->semi[j] = i;
+		}
 	}
 	for (uint32_t i = 0; i < t->n; i++)
 		t->poff[i + 1] += t->poff[i];
@@ -90,8 +101,11 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 	 * start: no cursor array.  Then shift the starts into place. */
 	for (uint32_t i = t->n; i-- > 0;) {
 		uint32_t v = t->vertex[i];
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-			t->preds[--t->poff[dfnum[g->adj[e]] + 1]] = i;
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			uint32_t j = dfnum[g->adj[e]];
+			if (i > j)
+				t->preds[--t->poff[j + 1]] = i;
+		}
 	}
 	memmove(t->poff, t->poff + 1, (size_t)t->n * sizeof(*t->poff));
 	t->poff[t->n] = total;
@@ -142,12 +156,12 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.path = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
 	for (uint32_t i = 0; i < t.n; i++) {
-		t.semi[i] = t.label[i] = i;
+		t.label[i] = i;
 		t.ancestor[i] = NONE;
 	}
-	/* Semidominators, in reverse preorder: a predecessor numbered below w
-	 * is its own candidate (unlinked, label = itself); one above gives the
-	 * least semidominator on its path up the processed forest. */
+	/* Semidominators, in reverse preorder: semi holds the least predecessor
+	 * numbered below w already; one above gives the least semidominator
+	 * on its path up the processed forest. */
 	for (uint32_t w = t.n - 1; w >= 1; w--) {
 		uint32_t s = t.semi[w];
 		for (uint32_t e = t.poff[w]; e < t.poff[w + 1]; e++) {
