@@ -123,7 +123,9 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 			}
 			if (id)
 				gh_field_path(p, T, r->addr, id, a - r->addr, buf, n);
-			else if (a != r->addr)
+			else /* no descriptor for its type (an anonymous struct): DWARF names the field */
+				gh_dwarf_variable_field_path(p->dw, r->name, a - r->addr, buf, n);
+			if (!buf[0] && a != r->addr)
 				snprintf(buf, n, "+%" PRIu64, a - r->addr);
 			return;
 		}
