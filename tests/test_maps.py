@@ -6,6 +6,7 @@ lengths from facts.json, capacities, overflow buckets and tombstones from the ru
 counters read by GDB (hmap.B and hmap.noverflow; swiss table capacity, used and growthLeft)."""
 import json
 import os
+import re
 import struct
 import subprocess
 import textwrap
@@ -13,7 +14,8 @@ import textwrap
 import pytest
 
 import corpus
-from helpers import GOHEAP, REPO, SKIP_GDB, file_offset, gdb_batch, run, run_json, target_args
+from helpers import (GOHEAP, REPO, SKIP_GDB, file_offset, gdb_batch, root_of, run, run_json, symbol_at, target_args,
+                     twin_symbols)
 
 PLANTED = {  # facts sample path -> pattern
     "main.cache": "cache",
@@ -107,10 +109,15 @@ def test_sessions_and_shared_entries(case, paths):
     assert set(got) == {q("rec-%d" % i) for i in range(300)}
 
 
-def test_maps_listing(case, paths):
+def skip_unlisted(case):
     if case["stripped"]:
         pytest.skip("map headers are typed through DWARF globals; stripped: map ADDR --as TYPE")
-    res = run_json(target_args(case, paths) + ["maps"], timeout=300)
+
+
+def test_maps_listing(case, paths):
+    skip_unlisted(case)
+    res = run_json(target_args(case, paths) + ["maps", "--no-owners"], timeout=300)
+    assert all("owner" not in r and "holders" not in r for r in res["table"])
     rows = {int(r["address"], 16): r for r in res["table"]}
     facts = case["facts"]["patterns"]
     for path, pat in PLANTED.items():
@@ -132,6 +139,42 @@ def test_maps_listing(case, paths):
     assert [r["bytes"] for r in res["table"]] == sorted((r["bytes"] for r in res["table"]), reverse=True)
     only = run_json(target_args(case, paths) + ["maps", "--type", r"^map\[int64\]", "--min-bytes", "4096"])
     assert [int(r["address"], 16) for r in only["table"]] == [header(case, "main.sessions")[0]]
+
+
+def shared_map_holders(case):
+    """The globals the fixture stores its shared map in: those its description names, as many as it
+    counts ("shared by main.holderA (struct), main.holderB (*struct) and main.holderC (struct)")."""
+    pat = case["facts"]["patterns"]["shared_map"]
+    names = sorted(set(re.findall(r"\b(main\.\w+) \(", pat["description"])))
+    assert len(names) == pat["counts"]["holders"], pat["description"]
+    return names
+
+
+def path_root(text, syms):
+    """The global a holder or owner path starts from ("main.holderA.m", "main.holderB -> .m"); a
+    stripped executable's roots are named by address ("bss 0x5e5f60 -> .m"): the DWARF twin's
+    symbols name them."""
+    m = re.match(r"(?:data|bss) (0x[0-9a-f]+)", text or "")
+    if m:
+        return symbol_at(syms, int(m.group(1), 16)) if syms else None
+    return root_of((text or "").split(" ")[0])
+
+
+def test_maps_owners_and_shared(case, paths):
+    """The map the fixture shares between three globals is flagged shared and names each of them as a
+    holder; the maps one global holds are not shared, and their owner path starts at that global."""
+    skip_unlisted(case)
+    res = run_json(target_args(case, paths) + ["maps"], timeout=300)
+    rows = {int(r["address"], 16): r for r in res["table"]}
+    syms = twin_symbols(case)
+    shared = rows[header(case, "main.holderA.m")[0]]
+    assert "shared" in shared["flags"].split(",") and shared["owner"] is None, shared
+    assert sorted(path_root(h, syms) for h in shared["holders"]) == shared_map_holders(case), shared
+    for path in ("main.sessions", "main.cache", "main.index"):
+        r = rows[header(case, path)[0]]
+        holder = case["facts"]["patterns"][PLANTED[path]]["holder"]
+        assert "shared" not in r["flags"].split(",") and r["holders"] == [], r
+        assert path_root(r["owner"], syms) == holder, r
 
 
 def test_registry_syncmap(case, paths):
