@@ -369,6 +369,8 @@ const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name)
 }
 
 #define MAX_PATH_DEPTH 16
+#define GH_DW_AT_go_kind 0x2900 /* a Go type's reflect.Kind */
+#define GO_KIND_STRUCT 25
 
 void gh_dwarf_variable_field_path(struct gh_dwarf *d, const char *name, uint64_t off, char *buf, size_t n)
 {
@@ -381,8 +383,12 @@ void gh_dwarf_variable_field_path(struct gh_dwarf *d, const char *name, uint64_t
 	for (int depth = 0; depth < MAX_PATH_DEPTH && at + 1 < n && strip_typedefs(&ty); depth++) {
 		Dwarf_Die sub, et;
 		Dwarf_Word esize;
-		if (dwarf_tag(&ty) == DW_TAG_structure_type) {
-			/* The member whose bytes hold off. */
+		Dwarf_Word kind = GO_KIND_STRUCT;
+		if (dwarf_attr(&ty, GH_DW_AT_go_kind, &a))
+			dwarf_formudata(&a, &kind);
+		if (dwarf_tag(&ty) == DW_TAG_structure_type && kind == GO_KIND_STRUCT) {
+			/* The member whose bytes hold off (slices, strings and
+			 * interfaces are DWARF structs too: their words end the path). */
 			bool found = false;
 			if (dwarf_child(&ty, &sub) == 0) {
 				do {
