@@ -1,7 +1,8 @@
 /* Giving heap objects their Go types.
  *
  * Seeds: the type in a malloc header or mspan.largeType (Go 1.22+), and the
- * global variables, typed from DWARF.  From there types propagate through
+ * global variables, typed from DWARF; last, map headers typed by their
+ * bucket arrays (type_map_headers).  From there types propagate through
  * typed memory: a *T points at a T, a []T's backing array holds T's, a
  * string's bytes are uint8s, an interface's type word names the dynamic type
  * of its data, a map's buckets or groups are of the map type's bucket/group
@@ -83,7 +84,7 @@ static bool header_of(const struct gh_type *generic, const struct gh_type *speci
 /* Two types that describe the same object without disagreeing: a channel
  * with or without direction, a named type and its unnamed twin (same kind
  * and size, no inner structure), a struct and the struct embedded at its
- * start (runtime.mPadded and runtime.m). */
+ * start (runtime.mPadded and runtime.m), two map types with one bucket type. */
 static bool compatible(struct typer *k, const struct gh_type *a, const struct gh_type *b)
 {
 	if (a->kind == GH_KIND_CHAN && b->kind == GH_KIND_CHAN)
@@ -91,6 +92,8 @@ static bool compatible(struct typer *k, const struct gh_type *a, const struct gh
 	if (a->kind == b->kind && a->size == b->size && a->kind != GH_KIND_STRUCT && a->kind != GH_KIND_ARRAY &&
 	    a->kind != GH_KIND_INTERFACE && a->kind != GH_KIND_MAP && a->kind != GH_KIND_POINTER)
 		return true;
+	if (a->kind == GH_KIND_MAP && b->kind == GH_KIND_MAP) /* a named map type and its unnamed twin */
+		return a->map_bucket == b->map_bucket;
 	for (int d = 0; d < 8 && a->kind == GH_KIND_STRUCT && a->nfields && a->fields[0].offset == 0; d++) {
 		const struct gh_type *f = ty(k, a->fields[0].type);
 		if (!f)
@@ -278,6 +281,152 @@ static void swiss_map(struct typer *k, uint64_t m, const struct gh_type *t)
 		assign(k, tab, k->swiss_table);
 		if (rdf(k, tab, &L->swissTable.groupsData, &data))
 			assign(k, data, t->map_bucket);
+	}
+}
+
+/* Map headers typed by their buckets.  Nothing else types a header that no
+ * typed memory points at (on stripped executables, no DWARF global names a
+ * map): a header is 48 or 56 bytes, too small for a malloc header.  But the
+ * bucket or group array of a map of more than a few entries is over 512
+ * bytes and pointerful, so from Go 1.22 its malloc header (or largeType)
+ * names the bucket or group type, which exactly one map type has.  An object
+ * of a header's size whose buckets word (hmap.buckets; maps.Map.dirPtr, a
+ * small map's group or the directory whose first table holds the groups)
+ * points at the start of such an array is that map's header when its own
+ * fields agree: B with the array's size, count within the slots, flags the
+ * runtime sets, directory length and depths, and the GC's pointer map of the
+ * object marks the buckets word as a pointer. */
+
+/* The object starting exactly at a (live) and its size; NULL if none. */
+static const struct gh_object *object_at(struct typer *k, uint64_t a, uint64_t *size)
+{
+	const struct gh_object *o = a ? gh_heap_find(k->h, a) : NULL;
+	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE))
+		return NULL;
+	*size = gh_obj_size(k->h, o);
+	return o;
+}
+
+/* The map type whose bucket or group array starts at a (NULL if none). */
+static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t *size, gh_type_id *id)
+{
+	const struct gh_object *o = object_at(k, a, size);
+	const struct gh_type *bt = o ? ty(k, o->type) : NULL;
+	if (!bt || bt->kind != GH_KIND_STRUCT)
+		return NULL;
+	*id = gh_type_map_of_bucket(k->T, o->type);
+	const struct gh_type *mt = ty(k, *id);
+	return mt && mt->map_bucket == o->type ? mt : NULL;
+}
+
+static void ptr_word(void *arg, uint64_t off, uint64_t value)
+{
+	(void)value;
+	uint64_t *want = arg;
+	if (off == *want)
+		*want = UINT64_MAX; /* found */
+}
+
+/* Objects of size are in the size class of a hsize-byte header (classes are
+ * 16 bytes apart there). */
+static bool header_size(uint64_t size, int64_t hsize)
+{
+	return hsize > 0 && size >= (uint64_t)hsize && size < (uint64_t)hsize + 16;
+}
+
+/* The GC scans the object's word at off (its pointer map says so). */
+static bool scans_word(struct typer *k, const struct gh_object *o, int64_t off)
+{
+	uint64_t want = (uint64_t)off;
+	gh_heap_pointers(k->h, o, ptr_word, &want);
+	return want == UINT64_MAX;
+}
+
+static gh_type_id bucket_header(struct typer *k, const struct gh_object *o, uint64_t size)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t a = gh_obj_addr(o), count, flags, B, b, old = 0, nevac = 0, extra = 0, asize, osize;
+	gh_type_id id = 0;
+	const struct gh_type *mt;
+	if (!header_size(size, L->hmap.size_of) || !rdf(k, a, &L->hmap.buckets, &b) ||
+	    !(mt = buckets_map(k, b, &asize, &id)) || mt->map_swiss || !mt->map_bucketsize ||
+	    !rdf(k, a, &L->hmap.count, &count) || !rdf(k, a, &L->hmap.B, &B) || !rdf(k, a, &L->hmap.flags, &flags))
+		return 0;
+	rdf(k, a, &L->hmap.oldbuckets, &old);
+	rdf(k, a, &L->hmap.nevacuate, &nevac);
+	rdf(k, a, &L->hmap.extra, &extra);
+	/* makeBucketArray: 2^B buckets, plus spare overflow buckets and the
+	 * size class's slack, which stay under another 2^B. */
+	uint64_t nb = B < 40 ? 1ull << B : 0, bs = mt->map_bucketsize;
+	if (!nb || asize < nb * bs || asize >= 2 * nb * bs || count > 8 * nb || (flags & ~0xfull) || nevac > nb ||
+	    (old && !object_at(k, old, &osize)) || (extra && !object_at(k, extra, &osize)))
+		return 0;
+	return scans_word(k, o, L->hmap.buckets.off) ? id : 0;
+}
+
+static gh_type_id swiss_header(struct typer *k, const struct gh_object *o, uint64_t size)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t a = gh_obj_addr(o), used, dir, dirlen, depth = 0, gsize, dsize;
+	gh_type_id id = 0;
+	const struct gh_type *mt;
+	if (!header_size(size, L->swissMap.size_of) || !rdf(k, a, &L->swissMap.dirPtr, &dir) ||
+	    !rdf(k, a, &L->swissMap.used, &used) || !rdf(k, a, &L->swissMap.dirLen, &dirlen))
+		return 0;
+	rdf(k, a, &L->swissMap.globalDepth, &depth);
+	if (dirlen == 0) { /* a small map: one group (newarray of 1) */
+		if (!(mt = buckets_map(k, dir, &gsize, &id)) || !mt->map_swiss || !mt->map_groupsize)
+			return 0;
+		return gsize >= mt->map_groupsize && gsize < 2 * mt->map_groupsize && used <= 8 && !depth &&
+		       scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
+	}
+	/* A directory of 2^globalDepth table pointers; its first entry's table
+	 * starts at directory index 0 and holds the groups array. */
+	uint64_t tab, cap, data, mask, tused, index = 0, ldepth = 0;
+	if ((int64_t)dirlen < 0 || (dirlen & (dirlen - 1)) || dirlen > k->h->nobjs ||
+	    (L->swissMap.globalDepth.off >= 0 && (depth > 63 || dirlen != 1ull << depth)) ||
+	    !object_at(k, dir, &dsize) || dsize < dirlen * 8 || !rd(k, dir, &tab) ||
+	    !object_at(k, tab, &dsize) || dsize < (uint64_t)L->swissTable.size_of ||
+	    !rdf(k, tab, &L->swissTable.capacity, &cap) || !rdf(k, tab, &L->swissTable.used, &tused) ||
+	    !rdf(k, tab, &L->swissTable.groupsData, &data) || !rdf(k, tab, &L->swissTable.groupsMask, &mask))
+		return 0;
+	rdf(k, tab, &L->swissTable.index, &index);
+	rdf(k, tab, &L->swissTable.localDepth, &ldepth);
+	if (cap < 8 || (cap & (cap - 1)) || mask + 1 != cap / 8 || tused > cap || index || ldepth > depth ||
+	    used > dirlen * 65536 || !(mt = buckets_map(k, data, &gsize, &id)) || !mt->map_swiss ||
+	    gsize < (mask + 1) * mt->map_groupsize)
+		return 0;
+	return scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
+}
+
+/* Every object of a header's size: untyped ones get the map type their
+ * buckets name; a typed one is proposed it too, so that a disagreement
+ * shows as the usual conflict warning. */
+static void type_map_headers(struct typer *k)
+{
+	const struct gh_layout *L = &k->p->L;
+	if (L->hmap.buckets.off < 0 && L->swissMap.dirPtr.off < 0)
+		return;
+	for (uint32_t si = 0; si < k->h->nspans; si++) {
+		const struct gh_span *s = &k->h->spans[si];
+		uint64_t size = gh_span_obj_size(k->h, s);
+		if (s->noscan || s->ptrmode == GH_PTR_NONE ||
+		    (!header_size(size, L->hmap.size_of) && !header_size(size, L->swissMap.size_of)))
+			continue;
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
+			struct gh_object *o = &k->h->objs[i];
+			if (o->addr_flags & (GH_OBJ_GARBAGE | GH_OBJ_ALLOCATING))
+				continue;
+			gh_type_id id = bucket_header(k, o, size);
+			if (!id)
+				id = swiss_header(k, o, size);
+			if (!id)
+				continue;
+			bool untyped = !o->type;
+			assign(k, gh_obj_addr(o), id);
+			if (untyped && o->type == id)
+				k->st->from_map_buckets++;
+		}
 	}
 }
 
@@ -623,6 +772,19 @@ static gh_type_id by_name(struct typer *k, const char *name)
 	return gh_type_by_name(k->T, name);
 }
 
+/* Walks queued objects and values until none is left. */
+static void drain(struct typer *k, size_t *qi, size_t *vi)
+{
+	while (*qi < k->qlen || *vi < k->nvals) {
+		if (*qi < k->qlen)
+			walk_object(k, &k->h->objs[k->queue[(*qi)++]]);
+		else {
+			struct ival v = k->vals[(*vi)++];
+			walk(k, v.addr, v.id, 0);
+		}
+	}
+}
+
 struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -661,14 +823,12 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
-	for (size_t qi = 0, vi = 0; qi < k.qlen || vi < k.nvals;) {
-		if (qi < k.qlen)
-			walk_object(&k, &h->objs[k.queue[qi++]]);
-		else {
-			struct ival v = k.vals[vi++];
-			walk(&k, v.addr, v.id, 0);
-		}
-	}
+	size_t qi = 0, vi = 0;
+	drain(&k, &qi, &vi);
+	/* Then the map headers nothing typed reached, by their buckets, and
+	 * what their entries reach. */
+	type_map_headers(&k);
+	drain(&k, &qi, &vi);
 	free(k.queue);
 	free(k.vals);
 	free(k.vseen);
