@@ -112,23 +112,24 @@ static uint64_t vkey(uint64_t addr, gh_type_id id)
 	return x ? x : 1;
 }
 
-/* Queues the value of type id at interior address p for walking. */
-static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+/* Whether the value of type id at p was seen before (it is recorded
+ * otherwise); true also when the bounded set is full (the work is dropped). */
+static bool seen_value(struct typer *k, uint64_t p, gh_type_id id)
 {
 	if (!k->vcap) {
 		k->vcap = 1024;
 		if (!(k->vseen = calloc(k->vcap, sizeof(*k->vseen))))
-			return;
+			return true;
 	}
 	if ((k->vcount + 1) * 2 > k->vcap) {
 		size_t ncap = k->vcap * 2;
 		if (ncap > 4 * (size_t)k->h->nobjs + 1024) {
 			k->st->dropped++;
-			return;
+			return true;
 		}
 		uint64_t *ns = calloc(ncap, sizeof(*ns));
 		if (!ns)
-			return;
+			return true;
 		for (size_t i = 0; i < k->vcap; i++)
 			if (k->vseen[i])
 				for (size_t j = k->vseen[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
@@ -144,9 +145,17 @@ static void push_value(struct typer *k, uint64_t p, gh_type_id id)
 	size_t j = key & (k->vcap - 1);
 	for (; k->vseen[j]; j = (j + 1) & (k->vcap - 1))
 		if (k->vseen[j] == key)
-			return;
+			return true;
 	k->vseen[j] = key;
 	k->vcount++;
+	return false;
+}
+
+/* Queues the value of type id at interior address p for walking. */
+static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+{
+	if (seen_value(k, p, id))
+		return;
 	if (k->nvals == k->capvals) {
 		size_t nc = k->capvals ? k->capvals * 2 : 1024;
 		struct ival *nv = realloc(k->vals, nc * sizeof(*nv));
@@ -212,6 +221,27 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 {
 	return gh_read_u64(k->p->t, a, v);
+}
+
+static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth);
+
+/* Proposes that p (a slice's backing array, a pointer's target) holds values
+ * of type id.  A map or channel value is a pointer to its header, and an
+ * object typed with a map or channel type is that header: an object holding
+ * such values ([]map[K]V's array) is not typed, its values are walked
+ * instead (once per address), each typing the header it points at. */
+static void assign_values(struct typer *k, uint64_t p, gh_type_id id)
+{
+	const struct gh_type *t = ty(k, id);
+	if (!t || (t->kind != GH_KIND_MAP && t->kind != GH_KIND_CHAN)) {
+		assign(k, p, id);
+		return;
+	}
+	const struct gh_object *o = p ? gh_heap_find(k->h, p) : NULL;
+	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || seen_value(k, p, id))
+		return;
+	for (uint64_t a = p, end = gh_obj_addr(o) + gh_obj_size(k->h, o); a + 8 <= end; a += 8)
+		walk(k, a, id, 1);
 }
 
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
@@ -486,8 +516,6 @@ static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
 	return real ? real : id;
 }
 
-static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth);
-
 struct closure_ctx {
 	struct typer *k;
 	uint64_t base, types;
@@ -506,7 +534,7 @@ static void closure_part(void *arg, uint64_t off, uint64_t rtype, bool points_to
 	if (!points_to)
 		walk(c->k, c->base + off, id, 0);
 	else if (rd(c->k, c->base + off, &w))
-		assign(c->k, w, id);
+		assign_values(c->k, w, id);
 }
 
 /* A func value points at its closure context: code pointer first, then
@@ -540,7 +568,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 	switch (t->kind) {
 	case GH_KIND_POINTER:
 		if (rd(k, a, &w0))
-			assign(k, w0, t->elem);
+			assign_values(k, w0, t->elem);
 		break;
 	case GH_KIND_STRING:
 		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && w1)
@@ -548,7 +576,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 		break;
 	case GH_KIND_SLICE:
 		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && rd(k, a + 16, &w2) && w2)
-			assign(k, w0, t->elem);
+			assign_values(k, w0, t->elem);
 		break;
 	case GH_KIND_ARRAY: {
 		const struct gh_type *e = ty(k, t->elem);
@@ -624,7 +652,7 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	}
 	if (t->kind == GH_KIND_CHAN) { /* an hchan: its buffer holds elements */
 		if (rdf(k, a, &k->p->L.hchan.buf, &buf))
-			assign(k, buf, t->elem);
+			assign_values(k, buf, t->elem);
 		return;
 	}
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
@@ -653,7 +681,7 @@ static void global_part(void *arg, uint64_t off, uint64_t rtype, bool points_to)
 	if (!points_to)
 		walk(k, g->addr + off, id, 0);
 	else if (rd(k, g->addr + off, &w))
-		assign(k, w, id);
+		assign_values(k, w, id);
 }
 
 static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
@@ -690,7 +718,7 @@ static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 			uint64_t v;
 			if (elem && rd(k, addr + k->p->exe->bias, &v)) {
 				k->st->from_globals++;
-				assign(k, v, elem);
+				assign_values(k, v, elem);
 			}
 			return;
 		}
@@ -751,7 +779,7 @@ static void type_stacks(struct typer *k)
 			if (!rd(k, l->addr, &w))
 				continue;
 			if (t->kind == GH_KIND_POINTER || t->kind == GH_KIND_SLICE)
-				assign(k, w, t->elem);
+				assign_values(k, w, t->elem);
 			else if (t->kind == GH_KIND_STRING)
 				assign(k, w, k->u8);
 		}
@@ -813,6 +841,13 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 			if (err) {
 				gh_error_free(err);
 				st->bad_types++;
+				continue;
+			}
+			/* A map or channel element type: an array of map or
+			 * channel values (make([]map[K]V, n)), not a header. */
+			const struct gh_type *t = gh_type_get(T, id);
+			if (t->kind == GH_KIND_MAP || t->kind == GH_KIND_CHAN) {
+				assign_values(&k, gh_obj_addr(o), id);
 				continue;
 			}
 			o->type = id;
