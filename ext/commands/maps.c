@@ -80,7 +80,7 @@ static struct gh_error *put_owner(const struct owners *ow, const struct row *r, 
 			owner = hd.text[0];
 			hd.text[0] = NULL;
 			hd.n = 0;
-		} else if (!err) {
+		} else if (!err && (hd.found > 1 || truncated)) {
 			strcat(flags, "shared,");
 		}
 	} else {
