@@ -1,6 +1,7 @@
 """Shared test helpers: running goheap (CLI, or inside GDB) and GDB itself as an oracle."""
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -143,6 +144,24 @@ def symbol_at(syms, addr):
     if k >= 0 and addr < syms[k][0] + max(syms[k][1], 1):
         return syms[k][2]
     return None
+
+
+def root_of(path):
+    """The global a facts.json path starts from: main.cache["k"].(*T).F -> main.cache."""
+    m = re.match(r"([\w./]+?\.\w+)(?=$|[.\[(])", path)
+    return m.group(1) if m else path
+
+
+def twin_symbols(case):
+    """Global names for root addresses: goheap names globals from DWARF; a stripped executable has
+    neither DWARF nor symbols, so its roots are named by address, and the DWARF build of the same
+    program (identical layout) names them through binutils' symbol table."""
+    import corpus
+    if not case["stripped"]:
+        return None
+    name = case["name"].replace("-stripped", "")
+    twin = [c for c in corpus.cases() if c["name"] == name][0]
+    return symbols(corpus.materialize(twin)["exe"])
 
 
 def file_offset(core, addr):

@@ -6,6 +6,7 @@ lengths from facts.json, capacities, overflow buckets and tombstones from the ru
 counters read by GDB (hmap.B and hmap.noverflow; swiss table capacity, used and growthLeft)."""
 import json
 import os
+import re
 import struct
 import subprocess
 import textwrap
@@ -13,7 +14,8 @@ import textwrap
 import pytest
 
 import corpus
-from helpers import GOHEAP, REPO, SKIP_GDB, file_offset, gdb_batch, run, run_json, target_args
+from helpers import (GOHEAP, REPO, SKIP_GDB, file_offset, gdb_batch, root_of, run, run_json, symbol_at, target_args,
+                     twin_symbols)
 
 PLANTED = {  # facts sample path -> pattern
     "main.cache": "cache",
@@ -32,11 +34,17 @@ def header(case, path):
     raise AssertionError("no map header %s in facts" % path)
 
 
+def heap_types(case):
+    """Whether the heap itself records types: Go 1.22+ malloc headers and largeType name the type of
+    every object over 512 bytes (bucket and group arrays among them); before, only pointer bits."""
+    return int(case["go"].split(".")[1]) >= 22 and "noallocheaders" not in case["goexperiment"]
+
+
 def entries(case, paths, path, extra=()):
     addr, typ = header(case, path)
     args = target_args(case, paths) + ["map", hex(addr), "--limit", "0"] + list(extra)
-    if case["stripped"]:
-        args += ["--as", typ]  # typing reaches map headers through DWARF globals
+    if case["stripped"] and not heap_types(case):
+        args += ["--as", typ]  # no DWARF globals and no heap types: nothing types the header
     res = run_json(args)
     assert res["type"] == typ
     assert res["shown"] == len(res["entries"]) == res["len"]
@@ -107,10 +115,16 @@ def test_sessions_and_shared_entries(case, paths):
     assert set(got) == {q("rec-%d" % i) for i in range(300)}
 
 
+def skip_unlisted(case):
+    if case["stripped"] and not heap_types(case):
+        pytest.skip("stripped Go < 1.22: no DWARF globals and no heap types, map headers stay untyped; map ADDR --as TYPE")
+
+
 def test_maps_listing(case, paths):
-    if case["stripped"]:
-        pytest.skip("map headers are typed through DWARF globals; stripped: map ADDR --as TYPE")
-    res = run_json(target_args(case, paths) + ["maps"], timeout=300)
+    skip_unlisted(case)
+    res = run_json(target_args(case, paths) + ["maps", "--no-owners"], timeout=300)
+    assert all("owner" not in r and "holders" not in r for r in res["table"])
+    assert "undecodable" not in res, res.get("warnings")  # everything typed as a map is a header
     rows = {int(r["address"], 16): r for r in res["table"]}
     facts = case["facts"]["patterns"]
     for path, pat in PLANTED.items():
@@ -132,6 +146,42 @@ def test_maps_listing(case, paths):
     assert [r["bytes"] for r in res["table"]] == sorted((r["bytes"] for r in res["table"]), reverse=True)
     only = run_json(target_args(case, paths) + ["maps", "--type", r"^map\[int64\]", "--min-bytes", "4096"])
     assert [int(r["address"], 16) for r in only["table"]] == [header(case, "main.sessions")[0]]
+
+
+def shared_map_holders(case):
+    """The globals the fixture stores its shared map in: those its description names, as many as it
+    counts ("shared by main.holderA (struct), main.holderB (*struct) and main.holderC (struct)")."""
+    pat = case["facts"]["patterns"]["shared_map"]
+    names = sorted(set(re.findall(r"\b(main\.\w+) \(", pat["description"])))
+    assert len(names) == pat["counts"]["holders"], pat["description"]
+    return names
+
+
+def path_root(text, syms):
+    """The global a holder or owner path starts from ("main.holderA.m", "main.holderB -> .m"); a
+    stripped executable's roots are named by address ("bss 0x5e5f60 -> .m"): the DWARF twin's
+    symbols name them."""
+    m = re.match(r"(?:data|bss) (0x[0-9a-f]+)", text or "")
+    if m:
+        return symbol_at(syms, int(m.group(1), 16)) if syms else None
+    return root_of((text or "").split(" ")[0])
+
+
+def test_maps_owners_and_shared(case, paths):
+    """The map the fixture shares between three globals is flagged shared and names each of them as a
+    holder; the maps one global holds are not shared, and their owner path starts at that global."""
+    skip_unlisted(case)
+    res = run_json(target_args(case, paths) + ["maps"], timeout=300)
+    rows = {int(r["address"], 16): r for r in res["table"]}
+    syms = twin_symbols(case)
+    shared = rows[header(case, "main.holderA.m")[0]]
+    assert "shared" in shared["flags"].split(",") and shared["owner"] is None, shared
+    assert sorted(path_root(h, syms) for h in shared["holders"]) == shared_map_holders(case), shared
+    for path in ("main.sessions", "main.cache", "main.index"):
+        r = rows[header(case, path)[0]]
+        holder = case["facts"]["patterns"][PLANTED[path]]["holder"]
+        assert "shared" not in r["flags"].split(",") and r["holders"] == [], r
+        assert path_root(r["owner"], syms) == holder, r
 
 
 def test_registry_syncmap(case, paths):
@@ -310,6 +360,38 @@ def test_corrupt_maps(name, tmp_path):
     doc = json.loads(p.stdout)
     assert any("absurd" in w for w in doc.get("warnings", [])), doc.get("warnings")
     assert any(r["address"] == hex(cache) and "corrupt" in r["flags"] for r in doc["table"])
+
+
+STRIPPED_CASES = ["go1.22-amd64-stripped", "go1.26-amd64-stripped", "go1.27-arm64-stripped"]
+
+
+@pytest.mark.parametrize("name", STRIPPED_CASES)
+def test_stripped_headers_agree_with_their_buckets(name, tmp_path):
+    """Without DWARF a map header is typed by the bucket or group array it points at only when its
+    own fields agree with that array: on a copy of the core where main.sessions' B (bucket maps) or
+    directory length (swiss) disagrees with its array, and main.cache claims 2^40 entries, neither
+    is listed; the other planted maps still are."""
+    case = next(c for c in corpus.cases() if c["name"] == name)
+    paths = corpus.materialize(case)
+    sess, _ = header(case, "main.sessions")
+    cache, _ = header(case, "main.cache")
+    args = target_args(case, paths) + ["maps", "--no-owners"]
+    rows = {int(r["address"], 16): r for r in run_json(args)["table"]}
+    assert sess in rows and cache in rows
+    if rows[sess]["kind"] == "buckets":
+        # hmap: count int at +0, B uint8 at +9: one more doubling than the array holds
+        b = read_core(paths["core"], sess + 9, 1)[0]
+        patches = [(sess + 9, bytes([b + 1]))]
+    else:
+        # maps.Map: used at +0, dirLen at +24: twice 2^globalDepth
+        dirlen = struct.unpack("<Q", read_core(paths["core"], sess + 24, 8))[0]
+        patches = [(sess + 24, struct.pack("<Q", 2 * dirlen))]
+    patches.append((cache, struct.pack("<Q", 1 << 40)))
+    core = patched_core(paths, tmp_path, patches)
+    res = run_json(["--core", str(core), "--exe", paths["exe"], "maps", "--no-owners"])
+    listed = {int(r["address"], 16) for r in res["table"]}
+    assert sess not in listed and cache not in listed
+    assert {header(case, p)[0] for p in ("main.index", "main.holderA.m")} <= listed
 
 
 @pytest.mark.skipif(not (REPO / "build" / "asan" / "goheap").exists() or os.environ.get("GOHEAP", "").endswith("asan/goheap"),

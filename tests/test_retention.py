@@ -10,7 +10,7 @@ import pytest
 
 import corpus
 import helpers
-from helpers import run, run_json, target_args
+from helpers import root_of, run, run_json, target_args, twin_symbols
 
 DOMCHECK = helpers.BUILD / "tests" / "domcheck"
 
@@ -23,23 +23,6 @@ def domcheck():
                     str(helpers.REPO / "tests" / "c" / "domcheck.c")], check=True)
     os.replace(tmp, DOMCHECK)
     return DOMCHECK
-
-
-def root_of(path):
-    """The global a facts.json path starts from: main.cache["k"].(*T).F -> main.cache."""
-    m = re.match(r"([\w./]+?\.\w+)(?=$|[.\[(])", path)
-    return m.group(1) if m else path
-
-
-def twin_symbols(case):
-    """Global names for root addresses: goheap names globals from DWARF; a stripped executable has
-    neither DWARF nor symbols, so its roots are named by address, and the DWARF build of the same
-    program (identical layout) names them through binutils' symbol table."""
-    if not case["stripped"]:
-        return None
-    name = case["name"].replace("-stripped", "")
-    twin = [c for c in corpus.cases() if c["name"] == name][0]
-    return helpers.symbols(corpus.materialize(twin)["exe"])
 
 
 def root_name(row_name, row_addr, syms):

@@ -1,6 +1,7 @@
 /* DWARF via libdw (handles Go's zlib-compressed sections and DWARF 5). */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -365,6 +366,58 @@ const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name)
 	if (!lookup(d, name, DW_TAG_variable, &die) || !dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
 		return NULL;
 	return dwarf_diename(&ty);
+}
+
+#define MAX_PATH_DEPTH 16
+#define GH_DW_AT_go_kind 0x2900 /* a Go type's reflect.Kind */
+#define GO_KIND_STRUCT 25
+
+void gh_dwarf_variable_field_path(struct gh_dwarf *d, const char *name, uint64_t off, char *buf, size_t n)
+{
+	Dwarf_Die die, ty;
+	Dwarf_Attribute a;
+	size_t at = 0;
+	buf[0] = 0;
+	if (!n || !d || !lookup(d, name, DW_TAG_variable, &die) || !dwarf_formref_die(dwarf_attr(&die, DW_AT_type, &a), &ty))
+		return;
+	for (int depth = 0; depth < MAX_PATH_DEPTH && at + 1 < n && strip_typedefs(&ty); depth++) {
+		Dwarf_Die sub, et;
+		Dwarf_Word esize;
+		Dwarf_Word kind = GO_KIND_STRUCT;
+		if (dwarf_attr(&ty, GH_DW_AT_go_kind, &a))
+			dwarf_formudata(&a, &kind);
+		if (dwarf_tag(&ty) == DW_TAG_structure_type && kind == GO_KIND_STRUCT) {
+			/* The member whose bytes hold off (slices, strings and
+			 * interfaces are DWARF structs too: their words end the path). */
+			bool found = false;
+			if (dwarf_child(&ty, &sub) == 0) {
+				do {
+					Dwarf_Word loc = 0, msize;
+					Dwarf_Die mt;
+					const char *mn = dwarf_diename(&sub);
+					if (dwarf_tag(&sub) != DW_TAG_member || !mn ||
+					    (dwarf_attr(&sub, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &loc)) ||
+					    !dwarf_formref_die(dwarf_attr(&sub, DW_AT_type, &a), &mt) || !strip_typedefs(&mt) ||
+					    dwarf_aggregate_size(&mt, &msize) || off < loc || off - loc >= msize)
+						continue;
+					at += (size_t)snprintf(buf + at, n - at, ".%s", mn);
+					off -= loc;
+					ty = mt;
+					found = true;
+					break;
+				} while (dwarf_siblingof(&sub, &sub) == 0);
+			}
+			if (!found)
+				return;
+		} else if (dwarf_tag(&ty) == DW_TAG_array_type && dwarf_formref_die(dwarf_attr(&ty, DW_AT_type, &a), &et) &&
+			   strip_typedefs(&et) && dwarf_aggregate_size(&et, &esize) == 0 && esize) {
+			at += (size_t)snprintf(buf + at, n - at, "[%llu]", (unsigned long long)(off / esize));
+			off %= esize;
+			ty = et;
+		} else {
+			return; /* a scalar, pointer, string...: the path ends here */
+		}
+	}
 }
 
 void gh_dwarf_foreach_function(struct gh_dwarf *d, gh_dwarf_func_fn fn, void *arg)

@@ -45,6 +45,11 @@ void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg
 /* Name of the DWARF type of a global variable ("sync.Map"); NULL if unknown. */
 const char *gh_dwarf_variable_type_name(struct gh_dwarf *d, const char *name);
 
+/* The field path to byte offset off inside a global variable, from its
+ * DWARF type (".m", ".items[3].next"; "" when none), for variables whose
+ * type has no runtime descriptor (anonymous structs). */
+void gh_dwarf_variable_field_path(struct gh_dwarf *d, const char *name, uint64_t off, char *buf, size_t n);
+
 /* Functions and their variables, for typing the locals of stack frames.
  * fn is called for every DW_TAG_subprogram with code (link-time low/high
  * PC) and its DIE offset. */

@@ -209,15 +209,19 @@ const struct gh_command gh_commands[] = {
 	  "records pointers (arena bitmap, span heap bits, malloc headers, large type, noscan).\n"
 	  "Span records that fail validation are skipped and counted. --limit N (default 1000, 0 for all).",
 	  true, gh_cmd_spans },
-	{ "maps", "[--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N]",
-	  "every map in the heap: length, capacity, bytes of its own structure, waste",
+	{ "maps", "[--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N] [--no-owners]",
+	  "every map in the heap: length, capacity, bytes of its own structure, waste, owner",
 	  "Lists every map header in the heap (objects typed as a map) with its type, len, capacity in slots,\n"
 	  "the bytes of its own structure (header, bucket or group arrays, overflow buckets, swiss directory and\n"
 	  "tables, as heap slots), deleted slots (emptyOne tophashes; swiss tombstones), overflow buckets and\n"
 	  "load factor (entries / slots). Flags: never-shrunk (at least 64 slots and under 1/16 of them used: more\n"
 	  "sparse than inserts alone can leave a map), nested (values are maps: depth, count and bytes of every\n"
-	  "inner map), growing (a bucket map mid-evacuation), corrupt (see the warnings). --sort bytes (default),\n"
-	  "waste (bytes of unused slots) or len; --min-bytes N; --type REGEX on the map type; --limit N rows.",
+	  "inner map), growing (a bucket map mid-evacuation), corrupt (see the warnings), shared (no single root\n"
+	  "keeps it: roots of several names reach it), unreachable (garbage). owner: the dominator chain from the\n"
+	  "root that alone keeps the map, labelled as why labels paths (main.cache, main.holderB -> .m); holders,\n"
+	  "for a shared map: each root reaching it with a path. Owners need the object graph (seconds on a big\n"
+	  "heap): --no-owners leaves them out. --sort bytes (default), waste (bytes of unused slots) or len;\n"
+	  "--min-bytes N; --type REGEX on the map type; --limit N rows.",
 	  true, gh_cmd_maps },
 	{ "map", "ADDR|EXPR|NAME [--limit N] [--keys-only] [--addresses] [--as MAPTYPE]", "the entries of one map (or sync.Map), decoded by type",
 	  "Prints a map's statistics and its entries: keys and values decoded by type (strings as text, numbers,\n"

@@ -47,6 +47,12 @@ struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **ou
 void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n);
 /* The label of edge u -> v: field path, index or map key in u ("" if none found). */
 void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t u, uint32_t v, char *buf, size_t n);
+struct gh_path;
+/* A path (ext/graph/graph.h) on one line, with the edge labels why shows:
+ * the root's name, then each hop ("main.holderA.m", "main.holderB -> .m",
+ * "main.index -> .buckets -> map value [\"region-3\"]"); "..." where a
+ * dominator chain was cut. */
+void gh_cmd_path_text(struct gh_program *p, const struct gh_graph *g, const struct gh_path *path, char *buf, size_t n);
 /* Parses an address argument; error names the argument. */
 struct gh_error *gh_cmd_address(const char *arg, uint64_t *addr);
 

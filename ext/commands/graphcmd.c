@@ -123,7 +123,9 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 			}
 			if (id)
 				gh_field_path(p, T, r->addr, id, a - r->addr, buf, n);
-			else if (a != r->addr)
+			else /* no descriptor for its type (an anonymous struct): DWARF names the field */
+				gh_dwarf_variable_field_path(p->dw, r->name, a - r->addr, buf, n);
+			if (!buf[0] && a != r->addr)
 				snprintf(buf, n, "+%" PRIu64, a - r->addr);
 			return;
 		}
@@ -150,8 +152,49 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 				snprintf(buf, n, "%s", hdr[i].name);
 				return;
 			}
-	} else if (ft && !gh_obj_is_tiny(h, from))
-		gh_field_path(p, T, base, from->type, off, buf, n);
+	} else if (ft && !gh_obj_is_tiny(h, from)) {
+		/* An object holding several values of its type is an array:
+		 * its first element is [0] too, as the others are [i]. */
+		size_t at = ft->size && off < ft->size && gh_obj_size(h, from) / ft->size > 1 ? 3 : 0;
+		if (at && n > at)
+			memcpy(buf, "[0]", at);
+		if (n > at)
+			gh_field_path(p, T, base, from->type, off, buf + at, n - at);
+	}
 	if (!buf[0])
 		snprintf(buf, n, "+%" PRIu64, off);
+}
+
+void gh_cmd_path_text(struct gh_program *p, const struct gh_graph *g, const struct gh_path *path, char *buf, size_t n)
+{
+	char label[400];
+	size_t at;
+	buf[0] = 0;
+	if (!path->n || !n)
+		return;
+	uint32_t first = path->v[0];
+	if (gh_vertex_is_obj(g, first)) { /* an object several roots reach: what dominates the rest */
+		char name[400];
+		gh_cmd_vertex_name(p, g, first, name, sizeof(name));
+		snprintf(buf, n, "(several roots) -> %s", name);
+	} else {
+		snprintf(buf, n, "%s", g->roots[first - 1].name);
+	}
+	at = strlen(buf);
+	for (size_t i = 1; i < path->n && at + 1 < n; i++) {
+		const char *sep = " -> ";
+		if (!gh_has_edge(g, path->v[i - 1], path->v[i])) {
+			snprintf(label, sizeof(label), "..."); /* a dominator chain cut short */
+		} else {
+			gh_cmd_edge_label(p, g, path->v[i - 1], path->v[i], label, sizeof(label));
+			/* A global's field reads as a Go expression (main.holderA.m);
+			 * other root labels (a goroutine's frame) go in parentheses. */
+			if (i == 1 && !gh_vertex_is_obj(g, first))
+				sep = !label[0] || label[0] == '.' || label[0] == '[' ? "" : " ";
+		}
+		if (!label[0])
+			continue;
+		bool paren = i == 1 && *sep == ' ' && sep[1] == 0;
+		at += (size_t)snprintf(buf + at, n - at, paren ? "%s(%s)" : "%s%s", sep, label);
+	}
 }

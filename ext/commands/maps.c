@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/sort.h"
+#include "../graph/graph.h"
 #include "../gostructs/maps.h"
 #include "../gostructs/syncmap.h"
 #include "../gostructs/values.h"
 #include "../heap/heap.h"
+#include "../util/sort.h"
 #include "../util/strutil.h"
 #include "commands.h"
 
@@ -26,14 +27,87 @@
 
 struct row {
 	uint64_t addr;
+	uint32_t obj;                /* index in the heap's objects */
 	const struct gh_type *t;
 	struct gh_map_stats st;
 	unsigned depth;              /* map nesting of the type: 1 for map[K]V with V not a map */
 	uint64_t inner_maps, inner_bytes;
 	bool never_shrunk;
-	/* Room for the retention layer: which object owns the map and whether
-	 * several do (flags "shared"), filled in when that layer exists. */
 };
+
+/* Who holds a map: its owner (the dominator chain from its root, as why
+ * labels paths) or, when several roots reach it, each root with a path. */
+#define OWNER_TEXT 1024
+#define MAX_HOLDERS 16 /* holder paths listed per map */
+
+struct owners {
+	struct gh_program *p;
+	struct gh_graph *g;
+	struct gh_holders *hs;
+};
+
+struct holders {
+	const struct owners *ow;
+	char *text[MAX_HOLDERS];
+	size_t n, found;
+};
+
+static bool add_holder(void *arg, const struct gh_path *path)
+{
+	struct holders *hd = arg;
+	hd->found++;
+	if (hd->n < MAX_HOLDERS && (hd->text[hd->n] = malloc(OWNER_TEXT)))
+		gh_cmd_path_text(hd->ow->p, hd->ow->g, path, hd->text[hd->n++], OWNER_TEXT);
+	return true;
+}
+
+/* Fills the row's owner, holders and the shared/unreachable flags.  A map
+ * is shared when the super-root immediately dominates its header (no single
+ * root keeps it) and roots of more than one name reach it. */
+static struct gh_error *put_owner(const struct owners *ow, const struct row *r, struct gh_node *row, char *flags)
+{
+	const struct gh_graph *g = ow->g;
+	uint32_t v = gh_obj_vertex(g, r->obj);
+	struct holders hd = { .ow = ow };
+	bool truncated = false;
+	char *owner = NULL;
+	struct gh_error *err = NULL;
+	if (!gh_reachable(g, v)) {
+		strcat(flags, "unreachable,");
+	} else if (g->idom[v] == 0) {
+		err = gh_holders_of(ow->hs, v, add_holder, &hd, &truncated);
+		if (!err && hd.found == 1 && !truncated) { /* several words of one variable */
+			owner = hd.text[0];
+			hd.text[0] = NULL;
+			hd.n = 0;
+		} else if (!err && (hd.found > 1 || truncated)) {
+			strcat(flags, "shared,");
+		}
+	} else {
+		struct gh_path path;
+		if (!(err = gh_owner_chain(ow->hs, v, &path))) {
+			if ((owner = malloc(OWNER_TEXT)))
+				gh_cmd_path_text(ow->p, g, &path, owner, OWNER_TEXT);
+			free((void *)path.v);
+		}
+	}
+	if (*flags)
+		flags[strlen(flags) - 1] = 0;
+	gh_put_str(row, "flags", flags);
+	if (owner)
+		gh_put_str(row, "owner", owner);
+	else
+		gh_put_null(row, "owner");
+	struct gh_node *l = gh_put_list(row, "holders");
+	for (size_t i = 0; i < hd.n; i++)
+		gh_list_str(l, hd.text[i]);
+	if (truncated || hd.found > hd.n)
+		gh_list_str(l, truncated ? "... (search budget exhausted)" : "...");
+	free(owner);
+	for (size_t i = 0; i < hd.n; i++)
+		free(hd.text[i]);
+	return err;
+}
 
 static struct gh_error *setup(struct gh_program *p, struct gh_heap **h, struct gh_types **T)
 {
@@ -127,9 +201,12 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 {
 	uint64_t min_bytes = 0, limit = 0;
 	const char *re_src = NULL;
+	bool want_owners = true;
 	sort_key = 'b';
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--sort") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--no-owners")) {
+			want_owners = false;
+		} else if (!strcmp(argv[i], "--sort") && i + 1 < argc) {
 			const char *k = argv[++i];
 			if (strcmp(k, "bytes") && strcmp(k, "waste") && strcmp(k, "len"))
 				return gh_errorf(GH_ERR_USAGE, "--sort takes bytes, waste or len");
@@ -143,7 +220,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		} else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
 			re_src = argv[++i];
 		} else
-			return gh_errorf(GH_ERR_USAGE, "usage: maps [--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N]");
+			return gh_errorf(GH_ERR_USAGE, "usage: maps [--sort bytes|waste|len] [--min-bytes N] [--type REGEX] [--limit N] [--no-owners]");
 	}
 	regex_t re;
 	if (re_src && regcomp(&re, re_src, REG_EXTENDED | REG_NOSUB))
@@ -175,6 +252,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		struct row *r = &rows[n];
 		memset(r, 0, sizeof(*r));
 		r->addr = gh_obj_addr(ob);
+		r->obj = i;
 		r->t = t;
 		struct gh_error *e = gh_map_walk(p, h, T, r->addr, ob->type, NULL, NULL, &r->st);
 		if (e) {
@@ -211,6 +289,22 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		return err;
 	}
 	gh_sort(rows, n, sizeof(*rows), cmp_rows);
+	/* Owners need the object graph and its dominators (seconds on a big
+	 * heap; --no-owners skips them).  Without a graph the listing stands. */
+	struct owners ow = { .p = p };
+	if (want_owners && n) {
+		err = gh_cmd_graph(p, &ow.g);
+		if (!err)
+			err = gh_holders_new(ow.g, &ow.hs);
+		if (err) {
+			gh_out_warn(o, "owners not computed: %s", err->msg);
+			gh_error_free(err);
+			err = NULL;
+			ow.g = NULL;
+		} else if (ow.g->stack_warning) {
+			gh_out_warn(o, "goroutine stacks are not roots: %s", ow.g->stack_warning);
+		}
+	}
 	struct gh_node *root = gh_out_root(o);
 	gh_put_u64(root, "maps", n);
 	gh_put_bytes(root, "bytes", total_bytes);
@@ -222,7 +316,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 	for (size_t i = 0; i < n && (!limit || i < limit); i++) {
 		const struct row *r = &rows[i];
 		struct gh_node *row = gh_table_row(tab);
-		char flags[96] = "";
+		char flags[128] = "";
 		if (r->never_shrunk)
 			strcat(flags, "never-shrunk,");
 		if (r->depth > 1)
@@ -231,8 +325,6 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 			strcat(flags, "growing,");
 		if (r->st.nwarnings)
 			strcat(flags, "corrupt,");
-		if (*flags)
-			flags[strlen(flags) - 1] = 0;
 		gh_put_addr(row, "address", r->addr);
 		gh_put_str(row, "type", r->t->name);
 		gh_put_u64(row, "len", r->st.len);
@@ -245,10 +337,19 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		gh_put_u64(row, "inner_maps", r->inner_maps);
 		gh_put_bytes(row, "inner_bytes", r->inner_bytes);
 		gh_put_str(row, "kind", r->st.swiss ? "swiss" : "buckets");
-		gh_put_str(row, "flags", flags);
+		if (ow.hs) {
+			err = put_owner(&ow, r, row, flags);
+			if (err)
+				break;
+		} else {
+			if (*flags)
+				flags[strlen(flags) - 1] = 0;
+			gh_put_str(row, "flags", flags);
+		}
 	}
+	gh_holders_free(ow.hs);
 	free(rows);
-	return NULL;
+	return err;
 }
 
 /* ---- one map ---- */

@@ -11,6 +11,7 @@
 #define GH_GRAPH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../heap/heap.h"
@@ -52,6 +53,14 @@ static inline uint32_t gh_obj_vertex(const struct gh_graph *g, uint32_t obj) { r
 static inline bool gh_vertex_is_obj(const struct gh_graph *g, uint32_t v) { return v > g->nroots; }
 static inline uint32_t gh_vertex_obj(const struct gh_graph *g, uint32_t v) { return v - 1 - g->nroots; }
 static inline bool gh_reachable(const struct gh_graph *g, uint32_t v) { return (g->reach[v / 8] >> (v % 8)) & 1; }
+/* Whether u points at v (a scan of u's edges). */
+static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
+{
+	for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
+		if (g->adj[e] == v)
+			return true;
+	return false;
+}
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
@@ -59,5 +68,29 @@ void gh_graph_free(struct gh_graph *g);
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
 /* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
+
+/* Who holds an object (holders.c), for many queries on one graph with
+ * dominators.  A path lists vertices from a root (or an object several roots
+ * reach) down to the object; consecutive vertices are joined by an edge, or
+ * are a dominator and a vertex it dominates where a long dominator chain was
+ * cut (the first vertex and the ones nearest the object are kept). */
+struct gh_holders;
+struct gh_path {
+	const uint32_t *v;
+	size_t n;
+};
+struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **out);
+void gh_holders_free(struct gh_holders *hs);
+/* v's owner: the dominator chain from the vertex the super-root immediately
+ * dominates on v's branch (a root, or an object several roots reach) down to
+ * v.  v must be reachable.  out->v is malloc'd: the caller frees it. */
+struct gh_error *gh_owner_chain(struct gh_holders *hs, uint32_t v, struct gh_path *out);
+/* The roots that reach v, one per distinct root name (several words of one
+ * variable are one holder), nearest first, each with a path to v; fn returns
+ * false to stop.  The searches of one gh_holders visit at most as many
+ * vertices as the graph has vertices and edges; *truncated says a search
+ * ran out of that budget (some holders may be missing). */
+typedef bool (*gh_holder_fn)(void *arg, const struct gh_path *path);
+struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn fn, void *arg, bool *truncated);
 
 #endif

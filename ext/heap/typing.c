@@ -1,7 +1,8 @@
 /* Giving heap objects their Go types.
  *
  * Seeds: the type in a malloc header or mspan.largeType (Go 1.22+), and the
- * global variables, typed from DWARF.  From there types propagate through
+ * global variables, typed from DWARF; last, map headers typed by their
+ * bucket arrays (type_map_headers).  From there types propagate through
  * typed memory: a *T points at a T, a []T's backing array holds T's, a
  * string's bytes are uint8s, an interface's type word names the dynamic type
  * of its data, a map's buckets or groups are of the map type's bucket/group
@@ -133,7 +134,7 @@ static bool header_of(const struct gh_type *generic, const struct gh_type *speci
 /* Two types that describe the same object without disagreeing: a channel
  * with or without direction, a named type and its unnamed twin (same kind
  * and size, no inner structure), a struct and the struct embedded at its
- * start (runtime.mPadded and runtime.m). */
+ * start (runtime.mPadded and runtime.m), two map types with one bucket type. */
 static bool compatible(struct typer *k, const struct gh_type *a, const struct gh_type *b)
 {
 	if (a->kind == GH_KIND_CHAN && b->kind == GH_KIND_CHAN)
@@ -141,6 +142,8 @@ static bool compatible(struct typer *k, const struct gh_type *a, const struct gh
 	if (a->kind == b->kind && a->size == b->size && a->kind != GH_KIND_STRUCT && a->kind != GH_KIND_ARRAY &&
 	    a->kind != GH_KIND_INTERFACE && a->kind != GH_KIND_MAP && a->kind != GH_KIND_POINTER)
 		return true;
+	if (a->kind == GH_KIND_MAP && b->kind == GH_KIND_MAP) /* a named map type and its unnamed twin */
+		return a->map_bucket == b->map_bucket;
 	for (int d = 0; d < 8 && a->kind == GH_KIND_STRUCT && a->nfields && a->fields[0].offset == 0; d++) {
 		const struct gh_type *f = ty(k, a->fields[0].type);
 		if (!f)
@@ -159,23 +162,24 @@ static uint64_t vkey(uint64_t addr, gh_type_id id)
 	return x ? x : 1;
 }
 
-/* Queues the value of type id at interior address p for walking. */
-static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+/* Whether the value of type id at p was seen before (it is recorded
+ * otherwise); true also when the bounded set is full (the work is dropped). */
+static bool seen_value(struct typer *k, uint64_t p, gh_type_id id)
 {
 	if (!k->vcap) {
 		k->vcap = 1024;
 		if (!(k->vseen = calloc(k->vcap, sizeof(*k->vseen))))
-			return;
+			return true;
 	}
 	if ((k->vcount + 1) * 2 > k->vcap) {
 		size_t ncap = k->vcap * 2;
 		if (ncap > 4 * (size_t)k->h->nobjs + 1024) {
 			k->st->dropped++;
-			return;
+			return true;
 		}
 		uint64_t *ns = calloc(ncap, sizeof(*ns));
 		if (!ns)
-			return;
+			return true;
 		for (size_t i = 0; i < k->vcap; i++)
 			if (k->vseen[i])
 				for (size_t j = k->vseen[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
@@ -191,9 +195,17 @@ static void push_value(struct typer *k, uint64_t p, gh_type_id id)
 	size_t j = key & (k->vcap - 1);
 	for (; k->vseen[j]; j = (j + 1) & (k->vcap - 1))
 		if (k->vseen[j] == key)
-			return;
+			return true;
 	k->vseen[j] = key;
 	k->vcount++;
+	return false;
+}
+
+/* Queues the value of type id at interior address p for walking. */
+static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+{
+	if (seen_value(k, p, id))
+		return;
 	if (k->nvals == k->capvals) {
 		size_t nc = k->capvals ? k->capvals * 2 : 1024;
 		struct ival *nv = realloc(k->vals, nc * sizeof(*nv));
@@ -312,6 +324,27 @@ static void prefetch_object(struct typer *k, uint32_t obj)
 		__builtin_prefetch(v);
 }
 
+static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth);
+
+/* Proposes that p (a slice's backing array, a pointer's target) holds values
+ * of type id.  A map or channel value is a pointer to its header, and an
+ * object typed with a map or channel type is that header: an object holding
+ * such values ([]map[K]V's array) is not typed, its values are walked
+ * instead (once per address), each typing the header it points at. */
+static void assign_values(struct typer *k, uint64_t p, gh_type_id id)
+{
+	const struct gh_type *t = ty(k, id);
+	if (!t || (t->kind != GH_KIND_MAP && t->kind != GH_KIND_CHAN)) {
+		assign(k, p, id);
+		return;
+	}
+	const struct gh_object *o = p ? gh_heap_find(k->h, p) : NULL;
+	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || seen_value(k, p, id))
+		return;
+	for (uint64_t a = p, end = gh_obj_addr(o) + gh_obj_size(k->h, o); a + 8 <= end; a += 8)
+		walk(k, a, id, 1);
+}
+
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
 {
 	return gh_read_field(k->p, base, f, v);
@@ -382,6 +415,152 @@ static void swiss_map(struct typer *k, uint64_t m, const struct gh_type *t)
 	}
 }
 
+/* Map headers typed by their buckets.  Nothing else types a header that no
+ * typed memory points at (on stripped executables, no DWARF global names a
+ * map): a header is 48 or 56 bytes, too small for a malloc header.  But the
+ * bucket or group array of a map of more than a few entries is over 512
+ * bytes and pointerful, so from Go 1.22 its malloc header (or largeType)
+ * names the bucket or group type, which exactly one map type has.  An object
+ * of a header's size whose buckets word (hmap.buckets; maps.Map.dirPtr, a
+ * small map's group or the directory whose first table holds the groups)
+ * points at the start of such an array is that map's header when its own
+ * fields agree: B with the array's size, count within the slots, flags the
+ * runtime sets, directory length and depths, and the GC's pointer map of the
+ * object marks the buckets word as a pointer. */
+
+/* The object starting exactly at a (live) and its size; NULL if none. */
+static const struct gh_object *object_at(struct typer *k, uint64_t a, uint64_t *size)
+{
+	const struct gh_object *o = a ? gh_heap_find(k->h, a) : NULL;
+	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE))
+		return NULL;
+	*size = gh_obj_size(k->h, o);
+	return o;
+}
+
+/* The map type whose bucket or group array starts at a (NULL if none). */
+static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t *size, gh_type_id *id)
+{
+	const struct gh_object *o = object_at(k, a, size);
+	const struct gh_type *bt = o ? ty(k, o->type) : NULL;
+	if (!bt || bt->kind != GH_KIND_STRUCT)
+		return NULL;
+	*id = gh_type_map_of_bucket(k->T, o->type);
+	const struct gh_type *mt = ty(k, *id);
+	return mt && mt->map_bucket == o->type ? mt : NULL;
+}
+
+static void ptr_word(void *arg, uint64_t off, uint64_t value)
+{
+	(void)value;
+	uint64_t *want = arg;
+	if (off == *want)
+		*want = UINT64_MAX; /* found */
+}
+
+/* Objects of size are in the size class of a hsize-byte header (classes are
+ * 16 bytes apart there). */
+static bool header_size(uint64_t size, int64_t hsize)
+{
+	return hsize > 0 && size >= (uint64_t)hsize && size < (uint64_t)hsize + 16;
+}
+
+/* The GC scans the object's word at off (its pointer map says so). */
+static bool scans_word(struct typer *k, const struct gh_object *o, int64_t off)
+{
+	uint64_t want = (uint64_t)off;
+	gh_heap_pointers(k->h, o, ptr_word, &want);
+	return want == UINT64_MAX;
+}
+
+static gh_type_id bucket_header(struct typer *k, const struct gh_object *o, uint64_t size)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t a = gh_obj_addr(o), count, flags, B, b, old = 0, nevac = 0, extra = 0, asize, osize;
+	gh_type_id id = 0;
+	const struct gh_type *mt;
+	if (!header_size(size, L->hmap.size_of) || !rdf(k, a, &L->hmap.buckets, &b) ||
+	    !(mt = buckets_map(k, b, &asize, &id)) || mt->map_swiss || !mt->map_bucketsize ||
+	    !rdf(k, a, &L->hmap.count, &count) || !rdf(k, a, &L->hmap.B, &B) || !rdf(k, a, &L->hmap.flags, &flags))
+		return 0;
+	rdf(k, a, &L->hmap.oldbuckets, &old);
+	rdf(k, a, &L->hmap.nevacuate, &nevac);
+	rdf(k, a, &L->hmap.extra, &extra);
+	/* makeBucketArray: 2^B buckets, plus spare overflow buckets and the
+	 * size class's slack, which stay under another 2^B. */
+	uint64_t nb = B < 40 ? 1ull << B : 0, bs = mt->map_bucketsize;
+	if (!nb || asize < nb * bs || asize >= 2 * nb * bs || count > 8 * nb || (flags & ~0xfull) || nevac > nb ||
+	    (old && !object_at(k, old, &osize)) || (extra && !object_at(k, extra, &osize)))
+		return 0;
+	return scans_word(k, o, L->hmap.buckets.off) ? id : 0;
+}
+
+static gh_type_id swiss_header(struct typer *k, const struct gh_object *o, uint64_t size)
+{
+	const struct gh_layout *L = &k->p->L;
+	uint64_t a = gh_obj_addr(o), used, dir, dirlen, depth = 0, gsize, dsize;
+	gh_type_id id = 0;
+	const struct gh_type *mt;
+	if (!header_size(size, L->swissMap.size_of) || !rdf(k, a, &L->swissMap.dirPtr, &dir) ||
+	    !rdf(k, a, &L->swissMap.used, &used) || !rdf(k, a, &L->swissMap.dirLen, &dirlen))
+		return 0;
+	rdf(k, a, &L->swissMap.globalDepth, &depth);
+	if (dirlen == 0) { /* a small map: one group (newarray of 1) */
+		if (!(mt = buckets_map(k, dir, &gsize, &id)) || !mt->map_swiss || !mt->map_groupsize)
+			return 0;
+		return gsize >= mt->map_groupsize && gsize < 2 * mt->map_groupsize && used <= 8 && !depth &&
+		       scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
+	}
+	/* A directory of 2^globalDepth table pointers; its first entry's table
+	 * starts at directory index 0 and holds the groups array. */
+	uint64_t tab, cap, data, mask, tused, index = 0, ldepth = 0;
+	if ((int64_t)dirlen < 0 || (dirlen & (dirlen - 1)) || dirlen > k->h->nobjs ||
+	    (L->swissMap.globalDepth.off >= 0 && (depth > 63 || dirlen != 1ull << depth)) ||
+	    !object_at(k, dir, &dsize) || dsize < dirlen * 8 || !rd(k, dir, &tab) ||
+	    !object_at(k, tab, &dsize) || dsize < (uint64_t)L->swissTable.size_of ||
+	    !rdf(k, tab, &L->swissTable.capacity, &cap) || !rdf(k, tab, &L->swissTable.used, &tused) ||
+	    !rdf(k, tab, &L->swissTable.groupsData, &data) || !rdf(k, tab, &L->swissTable.groupsMask, &mask))
+		return 0;
+	rdf(k, tab, &L->swissTable.index, &index);
+	rdf(k, tab, &L->swissTable.localDepth, &ldepth);
+	if (cap < 8 || (cap & (cap - 1)) || mask + 1 != cap / 8 || tused > cap || index || ldepth > depth ||
+	    used > dirlen * 65536 || !(mt = buckets_map(k, data, &gsize, &id)) || !mt->map_swiss ||
+	    gsize < (mask + 1) * mt->map_groupsize)
+		return 0;
+	return scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
+}
+
+/* Every object of a header's size: untyped ones get the map type their
+ * buckets name; a typed one is proposed it too, so that a disagreement
+ * shows as the usual conflict warning. */
+static void type_map_headers(struct typer *k)
+{
+	const struct gh_layout *L = &k->p->L;
+	if (L->hmap.buckets.off < 0 && L->swissMap.dirPtr.off < 0)
+		return;
+	for (uint32_t si = 0; si < k->h->nspans; si++) {
+		const struct gh_span *s = &k->h->spans[si];
+		uint64_t size = gh_span_obj_size(k->h, s);
+		if (s->noscan || s->ptrmode == GH_PTR_NONE ||
+		    (!header_size(size, L->hmap.size_of) && !header_size(size, L->swissMap.size_of)))
+			continue;
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
+			struct gh_object *o = &k->h->objs[i];
+			if (o->addr_flags & (GH_OBJ_GARBAGE | GH_OBJ_ALLOCATING))
+				continue;
+			gh_type_id id = bucket_header(k, o, size);
+			if (!id)
+				id = swiss_header(k, o, size);
+			if (!id)
+				continue;
+			bool untyped = !o->type;
+			apply(k, gh_obj_addr(o), id); /* now, not batched: its result is read next */
+			if (untyped && o->type == id)
+				k->st->from_map_buckets++;
+		}
+	}
+}
+
 /* The pointee type of unsafe.Pointer field i of struct t (0: unknown).
  * Two standard-library layouts say what such a field points at:
  *  - a bucket map's bucket: its overflow field points at the next bucket;
@@ -438,8 +617,6 @@ static gh_type_id trie_node(struct typer *k, gh_type_id id, uint64_t p)
 	return real ? real : id;
 }
 
-static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth);
-
 struct closure_ctx {
 	struct typer *k;
 	uint64_t base, types;
@@ -458,7 +635,7 @@ static void closure_part(void *arg, uint64_t off, uint64_t rtype, bool points_to
 	if (!points_to)
 		walk(c->k, c->base + off, id, 0);
 	else if (rd(c->k, c->base + off, &w))
-		assign(c->k, w, id);
+		assign_values(c->k, w, id);
 }
 
 /* A func value points at its closure context: code pointer first, then
@@ -492,7 +669,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 	switch (t->kind) {
 	case GH_KIND_POINTER:
 		if (rd(k, a, &w0))
-			assign(k, w0, t->elem);
+			assign_values(k, w0, t->elem);
 		break;
 	case GH_KIND_STRING:
 		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && w1)
@@ -500,7 +677,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 		break;
 	case GH_KIND_SLICE:
 		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && rd(k, a + 16, &w2) && w2)
-			assign(k, w0, t->elem);
+			assign_values(k, w0, t->elem);
 		break;
 	case GH_KIND_ARRAY: {
 		const struct gh_type *e = ty(k, t->elem);
@@ -586,7 +763,7 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	}
 	if (t->kind == GH_KIND_CHAN) { /* an hchan: its buffer holds elements */
 		if (rdf(k, a, &k->p->L.hchan.buf, &buf))
-			assign(k, buf, t->elem);
+			assign_values(k, buf, t->elem);
 		return;
 	}
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
@@ -616,7 +793,7 @@ static void global_part(void *arg, uint64_t off, uint64_t rtype, bool points_to)
 	if (!points_to)
 		walk(k, g->addr + off, id, 0);
 	else if (rd(k, g->addr + off, &w))
-		assign(k, w, id);
+		assign_values(k, w, id);
 }
 
 static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
@@ -653,7 +830,7 @@ static void global(void *arg, const char *name, uint64_t addr, uint64_t size)
 			uint64_t v;
 			if (elem && rd(k, addr + k->p->exe->bias, &v)) {
 				k->st->from_globals++;
-				assign(k, v, elem);
+				assign_values(k, v, elem);
 			}
 			return;
 		}
@@ -714,7 +891,7 @@ static void type_stacks(struct typer *k)
 			if (!rd(k, l->addr, &w))
 				continue;
 			if (t->kind == GH_KIND_POINTER || t->kind == GH_KIND_SLICE)
-				assign(k, w, t->elem);
+				assign_values(k, w, t->elem);
 			else if (t->kind == GH_KIND_STRING)
 				assign(k, w, k->u8);
 		}
@@ -733,6 +910,37 @@ static uint64_t g_types_base(struct typer *k)
 static gh_type_id by_name(struct typer *k, const char *name)
 {
 	return gh_type_by_name(k->T, name);
+}
+
+/* Walks pending objects and values, applying proposals, until none is
+ * left: sweeps over the pending objects in address order; what a flush
+ * makes pending behind the sweep waits for the next one. */
+static void drain(struct typer *k, size_t *vi)
+{
+	uint32_t at = 0, next = UINT32_MAX;
+	for (;;) {
+		uint32_t i = k->npending ? (next != UINT32_MAX && next >= at ? next : next_pending(k, at)) : UINT32_MAX;
+		if (i != UINT32_MAX && !((k->pending[i / 64] >> (i % 64)) & 1))
+			i = next_pending(k, at); /* the remembered one was walked since */
+		if (i != UINT32_MAX) {
+			k->pending[i / 64] &= ~(1ull << (i % 64));
+			k->npending--;
+			at = i + 1;
+			if ((next = next_pending(k, at)) != UINT32_MAX)
+				prefetch_object(k, next);
+			walk_object(k, &k->h->objs[i]);
+		} else if (k->npending) {
+			at = 0;
+			next = UINT32_MAX;
+		} else if (*vi < k->nvals) {
+			struct ival v = k->vals[(*vi)++];
+			walk(k, v.addr, v.id, 0);
+		} else if (k->nbatch) {
+			flush(k);
+		} else {
+			break;
+		}
+	}
 }
 
 struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
@@ -774,6 +982,13 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 				st->bad_types++;
 				continue;
 			}
+			/* A map or channel element type: an array of map or
+			 * channel values (make([]map[K]V, n)), not a header. */
+			const struct gh_type *t = gh_type_get(T, id);
+			if (t->kind == GH_KIND_MAP || t->kind == GH_KIND_CHAN) {
+				assign_values(&k, gh_obj_addr(o), id);
+				continue;
+			}
 			o->type = id;
 			st->from_headers++;
 		}
@@ -789,32 +1004,12 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
-	/* Sweeps over the pending objects in address order; what a flush
-	 * makes pending behind the sweep waits for the next one. */
-	uint32_t at = 0, next = UINT32_MAX;
-	for (size_t vi = 0;;) {
-		uint32_t i = k.npending ? (next != UINT32_MAX && next >= at ? next : next_pending(&k, at)) : UINT32_MAX;
-		if (i != UINT32_MAX && !((k.pending[i / 64] >> (i % 64)) & 1))
-			i = next_pending(&k, at); /* the remembered one was walked since */
-		if (i != UINT32_MAX) {
-			k.pending[i / 64] &= ~(1ull << (i % 64));
-			k.npending--;
-			at = i + 1;
-			if ((next = next_pending(&k, at)) != UINT32_MAX)
-				prefetch_object(&k, next);
-			walk_object(&k, &h->objs[i]);
-		} else if (k.npending) {
-			at = 0;
-			next = UINT32_MAX;
-		} else if (vi < k.nvals) {
-			struct ival v = k.vals[vi++];
-			walk(&k, v.addr, v.id, 0);
-		} else if (k.nbatch) {
-			flush(&k);
-		} else {
-			break;
-		}
-	}
+	size_t vi = 0;
+	drain(&k, &vi);
+	/* Then the map headers nothing typed reached, by their buckets, and
+	 * what their entries reach. */
+	type_map_headers(&k);
+	drain(&k, &vi);
 	free(k.batch);
 	free(k.scratch);
 	free(k.pending);

@@ -10,6 +10,7 @@ struct gh_typing_stats {
 	uint64_t from_headers;   /* objects typed by a malloc header or largeType */
 	uint64_t from_globals;   /* global variables walked */
 	uint64_t from_locals;    /* goroutine locals walked (DWARF) */
+	uint64_t from_map_buckets; /* map headers typed by their bucket or group arrays */
 	uint64_t conflicts;      /* a pointer proposed a type other than the object's */
 	uint64_t bad_types;      /* type words naming no readable descriptor */
 	uint64_t dropped;        /* work lost to memory exhaustion */

@@ -371,6 +371,18 @@ static void scalar_text(char *buf, size_t len, const struct gh_node *n)
 			snprintf(buf, len, "-");
 		break;
 	}
+	case K_LIST: /* an empty list (gh_list_str makes a list of strings); lists of objects have no cell form */
+		snprintf(buf, len, n->nkids ? "?" : "-");
+		break;
+	case K_STRLIST: {
+		size_t at = 0;
+		buf[0] = 0;
+		for (size_t i = 0; i < n->nkids && at + 1 < len; i++)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", n->kids[i]->s);
+		if (!n->nkids)
+			snprintf(buf, len, "-");
+		break;
+	}
 	default: snprintf(buf, len, "?"); break;
 	}
 }

@@ -72,6 +72,10 @@ struct gh_types {
 	struct cand *cands;
 	size_t ncands;
 	bool cands_loaded, closure_done;
+
+	gh_type_id *bucket_maps; /* bucket or group type id -> map type id */
+	uint32_t nbucket_maps;
+	bool bucket_maps_built;
 };
 
 /* Descriptor references still to decode, per newly interned type. */
@@ -810,6 +814,7 @@ void gh_types_free(struct gh_types *T)
 	for (size_t i = 0; i < T->ncands; i++)
 		free(T->cands[i].name);
 	free(T->cands);
+	free(T->bucket_maps);
 	free(T);
 }
 
@@ -962,6 +967,45 @@ static gh_type_id cand_lookup(struct gh_types *T, const char *name)
 	return 0;
 }
 
+/* Interns every listed descriptor and what it reaches, once. */
+static void intern_listed(struct gh_types *T)
+{
+	if (!T->cands_loaded)
+		load_cands(T);
+	if (T->closure_done)
+		return;
+	T->closure_done = true;
+	for (size_t i = 0; i < T->ncands; i++) {
+		gh_type_id id;
+		struct gh_error *err = gh_type_at(T, T->cands[i].addr, &id);
+		gh_error_free(err);
+	}
+}
+
+gh_type_id gh_type_map_of_bucket(struct gh_types *T, gh_type_id bucket)
+{
+	if (!T || !bucket)
+		return 0;
+	if (!T->bucket_maps_built) {
+		/* Every unnamed map type is listed (reflect's MapOf must find
+		 * it), and a named one is reached through what lists it. */
+		T->bucket_maps_built = true;
+		intern_listed(T);
+		if (!(T->bucket_maps = calloc((size_t)T->count + 1, sizeof(*T->bucket_maps))))
+			return 0;
+		T->nbucket_maps = T->count + 1;
+		for (gh_type_id id = 1; id <= T->count; id++) {
+			const struct gh_type *t = gh_type_get(T, id);
+			gh_type_id *m = t->kind == GH_KIND_MAP && t->map_bucket < T->nbucket_maps ? &T->bucket_maps[t->map_bucket] : NULL;
+			/* A named map type shares its unnamed twin's bucket type:
+			 * keep the unnamed one (its name says what the map holds). */
+			if (m && (!*m || (strncmp(gh_type_get(T, *m)->name, "map[", 4) && !strncmp(t->name, "map[", 4))))
+				*m = id;
+		}
+	}
+	return bucket < T->nbucket_maps ? T->bucket_maps[bucket] : 0;
+}
+
 gh_type_id gh_type_by_name(struct gh_types *T, const char *name)
 {
 	if (!T || !name || !*name)
@@ -987,11 +1031,7 @@ gh_type_id gh_type_by_name(struct gh_types *T, const char *name)
 	}
 	/* Any type the listed ones reach (struct fields, map keys, ...). */
 	if (!T->closure_done) {
-		T->closure_done = true;
-		for (size_t i = 0; i < T->ncands; i++) {
-			struct gh_error *err = gh_type_at(T, T->cands[i].addr, &id);
-			gh_error_free(err);
-		}
+		intern_listed(T);
 		if ((id = find_interned(T, name)))
 			return id;
 	}

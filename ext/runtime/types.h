@@ -79,6 +79,11 @@ uint32_t gh_types_count(const struct gh_types *t);
  * their pointers' element types and everything they reach, then the DWARF
  * type of that name; 0 if none. */
 gh_type_id gh_type_by_name(struct gh_types *t, const char *name);
+/* The map type whose bucket (or swiss group) type is bucket, among every
+ * type the module lists and what they reach, as interned at the first call;
+ * 0 if none.  A named map type and its unnamed twin share a bucket type:
+ * the unnamed one is returned. */
+gh_type_id gh_type_map_of_bucket(struct gh_types *t, gh_type_id bucket);
 /* The runtime type descriptor address of a DWARF type (DW_AT_go_runtime_type)
  * for a global variable, by the variable's name; 0 if unknown (also when the
  * linker kept no descriptor for the type, as for types nothing converts to
