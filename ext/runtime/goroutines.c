@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "../util/sort.h"
+#include "../util/strutil.h"
 #include "goroutines.h"
+#include "locate.h"
 
 #define MAX_ALLGS (1u << 24)   /* more goroutines than any sane program has */
 #define MAX_WAIT_REASONS 256   /* waitReason is a uint8 */
@@ -32,19 +34,10 @@ void gh_goroutine_warn(struct gh_goroutine *g, const char *fmt, ...)
 {
 	if (g->nwarnings++ >= MAX_WARNINGS)
 		return;
-	char line[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gh_append_line(&g->warnings, fmt, ap);
 	va_end(ap);
-	size_t old = g->warnings ? strlen(g->warnings) : 0, add = strlen(line);
-	char *w = realloc(g->warnings, old + add + 2);
-	if (!w)
-		return;
-	memcpy(w + old, line, add);
-	w[old + add] = '\n';
-	w[old + add + 1] = 0;
-	g->warnings = w;
 }
 
 const char *gh_goroutines_strdup(struct gh_goroutines *gs, const char *s)
@@ -127,33 +120,30 @@ static bool is_allgs(struct gh_program *p, const uint64_t w[3], const struct gh_
 	return true;
 }
 
+struct allgs_scan {
+	struct gh_program *p;
+	struct gh_func rtmain;
+	uint64_t hits, addr;
+};
+
+static void allgs_candidate(void *arg, uint64_t addr, const uint64_t w[3])
+{
+	struct allgs_scan *a = arg;
+	if (is_allgs(a->p, w, &a->rtmain) && a->hits++ == 0)
+		a->addr = addr;
+}
+
 /* Without symbols: scan the data sections for the slice header of allgs. */
 static struct gh_error *scan_allgs(struct gh_program *p, uint64_t *addr)
 {
-	struct gh_func rtmain;
-	if (!gh_pclntab_find_name(&p->pcln, "runtime.main", &rtmain))
+	struct allgs_scan a = { .p = p };
+	if (!gh_pclntab_find_name(&p->pcln, "runtime.main", &a.rtmain))
 		return gh_errorf(GH_ERR_MISSING, "runtime.main is not in the function table");
 	static const char *const secs[] = { ".bss", ".data", ".noptrbss", ".noptrdata" };
-	uint64_t hits = 0;
-	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
-		const struct gh_exe_section *s = gh_exe_section(p->exe, secs[i]);
-		if (!s || s->size > (1ull << 30))
-			continue;
-		uint64_t start = s->addr + p->exe->bias;
-		uint8_t buf[4096 + 16];
-		for (uint64_t off = 0; off < s->size; off += 4096) {
-			size_t k = s->size - off < 4096 ? (size_t)(s->size - off) : 4096;
-			size_t got = k + 16 <= s->size - off ? k + 16 : k;
-			if (!gh_read(p->t, start + off, buf, got))
-				continue;
-			for (size_t c = 0; c + 24 <= got && c < k; c += 8) {
-				uint64_t w[3];
-				memcpy(w, buf + c, 24);
-				if (is_allgs(p, w, &rtmain) && hits++ == 0)
-					*addr = start + off + c;
-			}
-		}
-	}
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++)
+		gh_locate_scan_slices(p, secs[i], allgs_candidate, &a);
+	uint64_t hits = a.hits;
+	*addr = a.addr;
 	if (hits == 1)
 		return NULL;
 	return gh_errorf(GH_ERR_MISSING,

@@ -117,6 +117,44 @@ static bool is_allp(struct gh_program *p, const uint64_t w[3])
 	return true;
 }
 
+void gh_locate_scan_slices(struct gh_program *p, const char *section, gh_slice_fn fn, void *arg)
+{
+	const struct gh_exe_section *s = gh_exe_section(p->exe, section);
+	if (!s || s->size > (1ull << 30))
+		return;
+	uint64_t start = s->addr + p->exe->bias;
+	uint8_t buf[4096 + 16];
+	for (uint64_t off = 0; off < s->size; off += 4096) {
+		size_t k = s->size - off < 4096 ? (size_t)(s->size - off) : 4096;
+		size_t got = k + 16 <= s->size - off ? k + 16 : k;
+		if (!gh_read(p->t, start + off, buf, got))
+			continue;
+		for (size_t c = 0; c + 24 <= got && c < k; c += 8) {
+			uint64_t w[3];
+			memcpy(w, buf + c, 24);
+			fn(arg, start + off + c, w);
+		}
+	}
+}
+
+struct allp_scan {
+	struct gh_program *p;
+	uint64_t hits, addr, first[3];
+};
+
+static void allp_candidate(void *arg, uint64_t addr, const uint64_t w[3])
+{
+	struct allp_scan *a = arg;
+	/* 1.26+ keeps a copy in m.allpSnapshot (m0 is in .bss): a candidate
+	 * naming the same Ps as the first is no rival. */
+	if (!is_allp(a->p, w) || (a->hits && w[0] == a->first[0] && w[1] == a->first[1]))
+		return;
+	if (a->hits++ == 0) {
+		a->addr = addr;
+		memcpy(a->first, w, sizeof(a->first));
+	}
+}
+
 bool gh_locate_allp(struct gh_program *p, uint64_t *addr, const char **from)
 {
 	const struct gh_layout *L = &p->L;
@@ -128,29 +166,9 @@ bool gh_locate_allp(struct gh_program *p, uint64_t *addr, const char **from)
 	if (L->p.id.off < 0 || L->p.status.off < 0 || L->p.mcache.off < 0 || L->p.m.off < 0 || L->m.p.off < 0 ||
 	    !L->c.pDead.have)
 		return false;
-	const struct gh_exe_section *s = gh_exe_section(p->exe, ".bss");
-	if (!s || s->size > (1ull << 30))
-		return false;
-	uint64_t start = s->addr + p->exe->bias, hits = 0, first[3] = { 0 };
-	uint8_t buf[4096 + 16];
-	for (uint64_t off = 0; off < s->size; off += 4096) {
-		size_t k = s->size - off < 4096 ? (size_t)(s->size - off) : 4096;
-		size_t got = k + 16 <= s->size - off ? k + 16 : k;
-		if (!gh_read(p->t, start + off, buf, got))
-			continue;
-		for (size_t c = 0; c + 24 <= got && c < k; c += 8) {
-			uint64_t w[3];
-			memcpy(w, buf + c, 24);
-			/* 1.26+ keeps a copy in m.allpSnapshot (m0 is in .bss): a
-			 * candidate naming the same Ps as the first is no rival. */
-			if (!is_allp(p, w) || (hits && w[0] == first[0] && w[1] == first[1]))
-				continue;
-			if (hits++ == 0) {
-				*addr = start + off + c;
-				memcpy(first, w, sizeof(first));
-			}
-		}
-	}
+	struct allp_scan a = { .p = p };
+	gh_locate_scan_slices(p, ".bss", allp_candidate, &a);
 	*from = "scan of .bss for a validated []*p";
-	return hits == 1;
+	*addr = a.addr;
+	return a.hits == 1;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../util/sort.h"
+#include "../util/strutil.h"
 #include "locate.h"
 #include "timers.h"
 
@@ -22,18 +23,10 @@ static void warn(struct gh_timers *T, const char *fmt, ...)
 {
 	if (T->nwarnings++ >= MAX_WARNINGS)
 		return;
-	char line[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gh_append_line(&T->warnings, fmt, ap);
 	va_end(ap);
-	size_t old = T->warnings ? strlen(T->warnings) : 0, add = strlen(line);
-	char *w = realloc(T->warnings, old + add + 2);
-	if (!w)
-		return;
-	memcpy(w + old, line, add);
-	memcpy(w + old + add, "\n", 2);
-	T->warnings = w;
 }
 
 void gh_timers_free(struct gh_timers *T)

@@ -66,3 +66,19 @@ void gh_fmt_duration(char *b, size_t n, int64_t ns)
 	else
 		snprintf(b, n, "%s%.3fs", sign, (double)a / 1e9);
 }
+
+void gh_append_line(char **text, const char *fmt, va_list ap)
+{
+	char line[512];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	size_t old = *text ? strlen(*text) : 0;
+	char *w = realloc(*text, old + add + 2);
+	if (!w)
+		return;
+	memcpy(w + old, line, add);
+	memcpy(w + old + add, "\n", 2);
+	*text = w;
+}
