@@ -18,21 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/sort.h"
+#include "../util/radix.h"
 #include "../util/vec.h"
 #include "graph.h"
 
 #define CHAIN_MAX 32        /* dominator chain vertices kept in a path */
 #define MAX_HOLDER_NAMES 64 /* distinct root names reported per vertex */
 
-struct pred {
-	uint32_t to, from;
-};
-
 struct gh_holders {
 	const struct gh_graph *g;
 	uint32_t *top;       /* per vertex: top vertex + 1; 0 not yet known */
-	struct pred *preds;  /* edges into shared objects, sorted by (to, from) */
+	uint64_t *preds;     /* edges into shared objects, to << 32 | from, sorted */
 	size_t npreds;
 	uint64_t budget;     /* vertices searches may still visit */
 };
@@ -42,14 +38,6 @@ GH_VEC(u32vec, uint32_t)
 static bool shared_obj(const struct gh_graph *g, uint32_t v)
 {
 	return gh_vertex_is_obj(g, v) && gh_reachable(g, v) && g->idom[v] == 0;
-}
-
-static int pred_cmp(const void *a, const void *b)
-{
-	const struct pred *x = a, *y = b;
-	if (x->to != y->to)
-		return x->to < y->to ? -1 : 1;
-	return x->from < y->from ? -1 : x->from > y->from;
 }
 
 void gh_holders_free(struct gh_holders *hs)
@@ -85,13 +73,25 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 			for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
 				if (shared_obj(g, g->adj[e])) {
 					if (pass)
-						hs->preds[n] = (struct pred){ g->adj[e], u };
+						hs->preds[n] = (uint64_t)g->adj[e] << 32 | u;
 					n++;
 				}
 		}
 	}
 	hs->npreds = n;
-	gh_sort(hs->preds, n, sizeof(*hs->preds), pred_cmp);
+	/* Filled in increasing from: a stable sort by to gives (to, from). */
+	uint64_t *tmp = n > 1 ? malloc(n * sizeof(*tmp)) : NULL;
+	if (n > 1 && !tmp) {
+		gh_holders_free(hs);
+		return &gh_error_nomem;
+	}
+	uint64_t *s = gh_radix_sort(hs->preds, tmp, n, 32);
+	if (s == tmp) {
+		free(hs->preds);
+		hs->preds = s;
+	} else {
+		free(tmp);
+	}
 	*out = hs;
 	return NULL;
 }
@@ -263,14 +263,14 @@ struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn f
 		size_t lo = 0, hi = hs->npreds, i;
 		while (lo < hi) { /* the first pair into x */
 			size_t mid = lo + (hi - lo) / 2;
-			if (hs->preds[mid].to < x)
+			if (hs->preds[mid] >> 32 < x)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 		i = lo;
-		for (; i < hs->npreds && hs->preds[i].to == x; i++) {
-			uint32_t u = hs->preds[i].from;
+		for (; i < hs->npreds && hs->preds[i] >> 32 == x; i++) {
+			uint32_t u = (uint32_t)hs->preds[i];
 			if (vmap_get(&m, u))
 				continue;
 			if (!hs->budget) {
