@@ -191,8 +191,9 @@ const struct gh_command gh_commands[] = {
 	  "Prints the object containing the address and each of its immediate dominators up to the root that\n"
 	  "retains it: every object on the chain must be freed (or cut loose) for the object to be freed.",
 	  true, gh_cmd_dominators },
-	{ "roots", "[--kind global|stack|finalizer] [--group REGEX] [-n N]", "GC roots with what each retains",
-	  "Lists the roots (global variables today) with their kind, address, the objects they point at directly,\n"
+	{ "roots", "[--kind global|stack|finalizer|register|other] [--group REGEX] [-n N]", "GC roots with what each retains",
+	  "Lists the roots (global variables, goroutine stacks, finalizers and other specials, and the registers\n"
+	  "of the threads, conservatively) with their kind, address, the objects they point at directly,\n"
 	  "and the bytes each retains (dominates), largest first. --group REGEX adds what the matching roots\n"
 	  "retain together: the bytes freed if all of them were cleared (one map shared by several holders is\n"
 	  "retained by none of them alone, but by the group).",

@@ -18,12 +18,11 @@ struct gh_error *gh_cmd_address(const char *arg, uint64_t *addr)
 
 void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n)
 {
-	static const char *const kinds[] = { "global", "stack", "finalizer", "root" };
 	if (v == 0) {
 		snprintf(buf, n, "(roots)");
 	} else if (!gh_vertex_is_obj(g, v)) {
 		const struct gh_root *r = &g->roots[v - 1];
-		snprintf(buf, n, "%s (%s)", r->name, kinds[r->kind]);
+		snprintf(buf, n, "%s (%s)", r->name, gh_root_kind_name(r->kind));
 	} else {
 		const struct gh_object *o = &g->h->objs[gh_vertex_obj(g, v)];
 		char tn[400];

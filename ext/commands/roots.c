@@ -81,7 +81,6 @@ static struct gh_error *group(struct gh_program *p, const struct gh_graph *g, co
 
 struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struct gh_out *o)
 {
-	static const char *const kinds[] = { "global", "stack", "finalizer", "other" };
 	const char *kind = NULL, *grp = NULL;
 	uint64_t n = 50;
 	for (int i = 1; i < argc; i++) {
@@ -93,7 +92,7 @@ struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struc
 			if (!gh_parse_u64(argv[++i], &n))
 				return gh_errorf(GH_ERR_USAGE, "-n takes a count (0: all)");
 		} else
-			return gh_errorf(GH_ERR_USAGE, "usage: roots [--kind global|stack|finalizer] [--group REGEX] [-n N]");
+			return gh_errorf(GH_ERR_USAGE, "usage: roots [--kind global|stack|finalizer|register|other] [--group REGEX] [-n N]");
 	}
 	struct gh_graph *g;
 	GH_TRY(gh_cmd_graph_untyped(p, &g)); /* roots are named by DWARF, not by heap types */
@@ -101,7 +100,7 @@ struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struc
 	if (!vs)
 		return &gh_error_nomem;
 	for (uint32_t r = 0; r < g->nroots; r++)
-		if (!kind || !strcmp(kinds[g->roots[r].kind], kind))
+		if (!kind || !strcmp(gh_root_kind_name(g->roots[r].kind), kind))
 			vs[nv++] = 1 + r;
 	qsort_r(vs, nv, sizeof(*vs), by_retained, g);
 	struct gh_node *root = gh_out_root(o);
@@ -111,7 +110,7 @@ struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struc
 		struct gh_node *row = gh_table_row(t);
 		gh_put_bytes(row, "retains", g->retained[vs[i]]);
 		gh_put_u64(row, "points_to", g->off[vs[i] + 1] - g->off[vs[i]]);
-		gh_put_str(row, "kind", kinds[r->kind]);
+		gh_put_str(row, "kind", gh_root_kind_name(r->kind));
 		gh_put_addr(row, "address", r->addr);
 		gh_put_str(row, "name", r->name);
 	}

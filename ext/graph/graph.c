@@ -16,6 +16,12 @@
 #define POS_BITS 20 /* a batch covers 2^20 edge slots */
 #define NO_EDGE UINT32_MAX
 
+const char *gh_root_kind_name(enum gh_root_kind k)
+{
+	static const char *const names[] = { "global", "stack", "finalizer", "other", "register" };
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
 void gh_graph_free(struct gh_graph *g)
 {
 	if (!g)
@@ -187,6 +193,8 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 		err = gh_roots_stacks(h, &b, &g->stack_warning);
 	if (!err)
 		err = gh_roots_specials(h, &b);
+	if (!err)
+		err = gh_roots_registers(h, &b);
 	if (err)
 		goto fail_b;
 	g->roots = b.roots;

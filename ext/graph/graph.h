@@ -22,7 +22,10 @@ enum gh_root_kind {
 	GH_ROOT_STACK,    /* a goroutine's stack */
 	GH_ROOT_FINALIZER,
 	GH_ROOT_OTHER,
+	GH_ROOT_REGISTER, /* a thread's register (conservative) */
 };
+/* "global", "stack", "finalizer", "other", "register". */
+const char *gh_root_kind_name(enum gh_root_kind k);
 
 struct gh_root {
 	enum gh_root_kind kind;

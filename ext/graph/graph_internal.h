@@ -30,6 +30,7 @@ struct gh_error *gh_root_begin(struct gh_root_builder *b, enum gh_root_kind kind
 			       uint64_t size);
 struct gh_error *gh_roots_globals(struct gh_heap *h, struct gh_root_builder *b);
 struct gh_error *gh_roots_specials(struct gh_heap *h, struct gh_root_builder *b);
+struct gh_error *gh_roots_registers(struct gh_heap *h, struct gh_root_builder *b);
 /* *warning (malloc'd) says why stacks could not be read, if they could not. */
 struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, char **warning);
 

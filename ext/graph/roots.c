@@ -250,3 +250,38 @@ struct gh_error *gh_roots_specials(struct gh_heap *h, struct gh_root_builder *b)
 		GH_TRY(span_specials(h, b, &h->spans[i]));
 	return finalizer_queue(h, b);
 }
+
+/* Registers of the threads running a goroutine: such a thread, stopped
+ * when the core was taken, may hold the only pointer to an object in one
+ * (the runtime, stopping the world, never needs to scan them).  Idle
+ * threads keep stale values from goroutines they ran before: not roots.
+ * Conservative: any register value inside a live object is an edge. */
+struct gh_error *gh_roots_registers(struct gh_heap *h, struct gh_root_builder *b)
+{
+	struct gh_goroutines *gs;
+	struct gh_error *err = gh_goroutines_load(h->p, &gs);
+	if (err) { /* the stacks' warning already says why */
+		gh_error_free(err);
+		return NULL;
+	}
+	const struct gh_threadvec *ts = &h->p->t->threads;
+	for (size_t i = 0; i < ts->len; i++) {
+		const struct gh_thread *th = &ts->data[i];
+		const struct gh_goroutine *g = NULL;
+		for (size_t k = 0; k < gs->n && !g; k++)
+			if (gs->gs[k].m && gs->gs[k].tid == th->tid)
+				g = &gs->gs[k];
+		if (!g)
+			continue;
+		for (unsigned r = 0; r < th->regs.n && r < GH_MAX_REGS; r++) {
+			uint64_t v = th->regs.r[r];
+			if (!v || !gh_heap_find(h, v))
+				continue;
+			char name[128];
+			snprintf(name, sizeof(name), "thread %lld (goroutine %llu) %s", (long long)th->tid,
+				 (unsigned long long)g->goid, gh_reg_name(th->regs.arch, r));
+			GH_TRY(gh_root_edge(b, GH_ROOT_REGISTER, name, 0, 0, 0, v));
+		}
+	}
+	return NULL;
+}
