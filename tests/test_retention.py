@@ -313,3 +313,38 @@ def test_goroutines_retain_what_they_hold(case, paths):
         assert any(r.startswith("goroutine %d [" % g["id"]) for r in roots), (g, a, roots)
         pth = [p for p in res["paths"] if p["root"].startswith("goroutine %d [" % g["id"])][0]
         assert pth["hops"][1]["via"].startswith(g["start_function"] + " at "), pth["hops"][1]
+
+
+@pytest.mark.skipif(helpers.SKIP_GDB, reason="GOHEAP_SKIP_GDB")
+def test_register_roots(case, paths):
+    """The registers of threads running a goroutine are conservative roots: each names a thread GDB
+    lists and a goroutine the fixture saw running, and the value GDB reads in that register of that
+    thread lies inside an object of the runtime's own heap dump."""
+    import bisect
+    import heapdump
+    rows = run_json(target_args(case, paths) + ["roots", "--kind", "register", "-n", "0"])["roots"]
+    running = {g["id"] for g in case["facts"]["goroutines"]["list"] if g["wait_reason"] == "running"}
+    if case["mode"] == "crash":  # main crashes itself: it runs, and Go keeps its g in a register
+        assert rows, "no register roots in a crash core"
+    objs = sorted((o.addr, o.size) for o in heapdump.parse_file(paths["heapdump"]).live_objects())
+    values = {}
+    for r in rows:
+        m = re.match(r"thread (\d+) \(goroutine (\d+)\) (\w+)$", r["name"])
+        assert m and r["kind"] == "register" and r["points_to"] == 1, r
+        tid, goid, reg = int(m.group(1)), int(m.group(2)), m.group(3)
+        assert goid in running, (r, running)
+        if reg not in values:
+            out = helpers.gdb_batch(case["goarch"], paths["exe"], paths["core"],
+                                    commands=["thread apply all p/x $%s" % reg])
+            values[reg], lwp = {}, None
+            for line in out.splitlines():
+                t = re.match(r"Thread \d+ \((?:LWP|process|Thread 0x[0-9a-f]+ \(LWP) (\d+)", line)
+                v = re.match(r"\$\d+ = (0x[0-9a-f]+)", line)
+                if t:
+                    lwp = int(t.group(1))
+                elif v and lwp is not None:
+                    values[reg][lwp] = int(v.group(1), 16)
+                    lwp = None
+        v = values[reg][tid]
+        i = bisect.bisect_right(objs, (v, float("inf"))) - 1
+        assert i >= 0 and objs[i][0] <= v < objs[i][0] + objs[i][1], (r, hex(v))
