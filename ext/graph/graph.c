@@ -96,10 +96,11 @@ struct fill {
 
 static uint32_t resolve(struct gh_graph *g, uint64_t value)
 {
-	const struct gh_object *o = gh_heap_find(g->h, value);
+	const struct gh_span *s;
+	const struct gh_object *o = gh_heap_find_in(g->h, value, &s);
 	if (o)
 		return gh_obj_vertex(g, (uint32_t)(o - g->h->objs));
-	if (gh_heap_span_of(g->h, value))
+	if (s) /* in a span, in no object: a free slot */
 		g->unresolved_pointers++;
 	return NO_EDGE;
 }
@@ -108,13 +109,11 @@ static void flush(struct fill *f)
 {
 	/* Objects are 8-byte aligned, so target / 8 finds the same object;
 	 * sorted by 4 KiB page, the span and object tables are read in order. */
-	uint64_t *s = gh_radix_sort(f->batch, f->scratch, f->n, POS_BITS + 9);
-	if (s == f->scratch) {
-		f->scratch = f->batch;
-		f->batch = s;
+	gh_radix_sort(&f->batch, &f->scratch, f->n, POS_BITS + 9);
+	for (size_t i = 0; i < f->n; i++) {
+		uint64_t w = f->batch[i];
+		f->g->adj[f->base + (w & ((1u << POS_BITS) - 1))] = resolve(f->g, f->lo + ((w >> POS_BITS) << 3));
 	}
-	for (size_t i = 0; i < f->n; i++)
-		f->g->adj[f->base + (s[i] & ((1u << POS_BITS) - 1))] = resolve(f->g, f->lo + ((s[i] >> POS_BITS) << 3));
 	f->n = 0;
 	f->base = f->pos;
 }

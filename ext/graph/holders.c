@@ -85,13 +85,8 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 		gh_holders_free(hs);
 		return &gh_error_nomem;
 	}
-	uint64_t *s = gh_radix_sort(hs->preds, tmp, n, 32);
-	if (s == tmp) {
-		free(hs->preds);
-		hs->preds = s;
-	} else {
-		free(tmp);
-	}
+	gh_radix_sort(&hs->preds, &tmp, n, 32);
+	free(tmp);
 	*out = hs;
 	return NULL;
 }

@@ -258,7 +258,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		    !compatible(k, cur, t) && !compatible(k, t, cur)) {
 			if (k->st->conflicts++ < 5)
 				gh_heap_warn(k->h, "type conflict at 0x%llx: typed %s, a pointer says %s",
-					     (unsigned long long)gh_obj_addr(o), ty(k, o->type)->name, t->name);
+					     (unsigned long long)gh_obj_addr(o), cur->name, t->name);
 		}
 		return;
 	}
@@ -271,13 +271,9 @@ static void flush(struct typer *k)
 {
 	size_t n = k->nbatch;
 	k->nbatch = 0;
-	uint64_t *s = gh_radix_sort(k->batch, k->scratch, n, TYPE_BITS + PAGE_BITS);
-	if (s == k->scratch) {
-		k->scratch = k->batch;
-		k->batch = s;
-	}
+	gh_radix_sort(&k->batch, &k->scratch, n, TYPE_BITS + PAGE_BITS);
 	for (size_t i = 0; i < n; i++)
-		apply(k, k->heap_lo + (s[i] >> TYPE_BITS), (gh_type_id)(s[i] & ((1u << TYPE_BITS) - 1)));
+		apply(k, k->heap_lo + (k->batch[i] >> TYPE_BITS), (gh_type_id)(k->batch[i] & ((1u << TYPE_BITS) - 1)));
 }
 
 /* Proposes type id for the object that starts exactly at p. */
@@ -917,21 +913,21 @@ static gh_type_id by_name(struct typer *k, const char *name)
  * makes pending behind the sweep waits for the next one. */
 static void drain(struct typer *k, size_t *vi)
 {
-	uint32_t at = 0, next = UINT32_MAX;
+	uint32_t at = 0, i = UINT32_MAX; /* i: the next object of the sweep */
 	for (;;) {
-		uint32_t i = k->npending ? (next != UINT32_MAX && next >= at ? next : next_pending(k, at)) : UINT32_MAX;
-		if (i != UINT32_MAX && !((k->pending[i / 64] >> (i % 64)) & 1))
-			i = next_pending(k, at); /* the remembered one was walked since */
+		if (i == UINT32_MAX && k->npending)
+			i = next_pending(k, at);
 		if (i != UINT32_MAX) {
 			k->pending[i / 64] &= ~(1ull << (i % 64));
 			k->npending--;
 			at = i + 1;
-			if ((next = next_pending(k, at)) != UINT32_MAX)
+			uint32_t next = next_pending(k, at);
+			if (next != UINT32_MAX)
 				prefetch_object(k, next);
 			walk_object(k, &k->h->objs[i]);
+			i = next;
 		} else if (k->npending) {
-			at = 0;
-			next = UINT32_MAX;
+			at = 0; /* what was made pending behind the sweep */
 		} else if (*vi < k->nvals) {
 			struct ival v = k->vals[(*vi)++];
 			walk(k, v.addr, v.id, 0);

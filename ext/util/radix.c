@@ -5,7 +5,7 @@
 #define DIGIT_BITS 11
 #define BUCKETS (1u << DIGIT_BITS)
 
-uint64_t *gh_radix_sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned low_bits)
+static uint64_t *sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned low_bits)
 {
 	if (n < 2 || low_bits >= 64)
 		return a;
@@ -34,4 +34,13 @@ uint64_t *gh_radix_sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned low_bits)
 		tmp = s;
 	}
 	return a;
+}
+
+void gh_radix_sort(uint64_t **a, uint64_t **tmp, size_t n, unsigned low_bits)
+{
+	if (sort(*a, *tmp, n, low_bits) == *tmp) {
+		uint64_t *s = *a;
+		*a = *tmp;
+		*tmp = s;
+	}
 }
