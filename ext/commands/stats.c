@@ -40,6 +40,8 @@ struct gh_error *gh_cmd_stats(struct gh_program *p, int argc, char **argv, struc
 		gh_put_u64(tn, "globals_walked", ty->from_globals);
 		gh_put_u64(tn, "goroutine_locals_walked", ty->from_locals);
 		gh_put_u64(tn, "map_headers_typed_by_buckets", ty->from_map_buckets);
+		gh_put_u64(tn, "map_headers_typed_by_shape", ty->from_map_shapes);
+		gh_put_u64(tn, "map_arrays_ambiguous", ty->ambiguous_map_shapes);
 		gh_put_u64(tn, "type_conflicts", ty->conflicts);
 		gh_put_u64(tn, "unreadable_type_words", ty->bad_types);
 	} else {

@@ -131,6 +131,12 @@ const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr);
  * counts a bad pointer map) if the object's pointer metadata cannot be read. */
 typedef void (*gh_ptr_fn)(void *arg, uint64_t slot_offset, uint64_t value);
 bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg);
+/* The same for the words at slot offsets [from, to) only. */
+bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t from, uint64_t to, gh_ptr_fn fn, void *arg);
+/* The pointer mask of the type descriptor at desc (bit i: word i is a
+ * pointer, for ptrdata bytes), with its size; NULL if it cannot be read
+ * (a GC program, a mask the runtime has not built).  Cached per heap. */
+const uint8_t *gh_heap_type_mask(struct gh_heap *h, uint64_t desc, uint64_t *size, uint64_t *ptrdata);
 
 /* Internal to the heap layer. */
 void gh_mask_cache_free(struct gh_mask_cache *c);

@@ -122,6 +122,16 @@ static const struct mask *mask_of(struct gh_heap *h, uint64_t type)
 	return m->bits ? m : NULL;
 }
 
+const uint8_t *gh_heap_type_mask(struct gh_heap *h, uint64_t desc, uint64_t *size, uint64_t *ptrdata)
+{
+	const struct mask *m = desc ? mask_of(h, desc) : NULL;
+	if (!m)
+		return NULL;
+	*size = m->size;
+	*ptrdata = m->ptrdata;
+	return m->bits;
+}
+
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s)
 {
 	if (!s->sizeclass)
@@ -236,14 +246,15 @@ static uint64_t word(struct gh_heap *h, const uint8_t *view, uint64_t slot, uint
 }
 
 /* One bit per word in heapArena.bitmap (Go 1.20-1.21). */
-static bool arena_bitmap(struct gh_heap *h, uint64_t slot, uint64_t size, const uint8_t *view, gh_ptr_fn fn, void *arg)
+static bool arena_bitmap(struct gh_heap *h, uint64_t slot, uint64_t from, uint64_t size, const uint8_t *view, gh_ptr_fn fn,
+			 void *arg)
 {
 	const struct gh_layout *L = &h->p->L;
 	struct gh_target *t = h->p->t;
 	uint64_t abytes = (uint64_t)L->c.heapArenaBytes.v, words = abytes / 8;
 	uint64_t cur_arena = UINT64_MAX, ha = 0, cached_idx = UINT64_MAX, cached = 0;
 	uint64_t l2bits = (uint64_t)L->c.arenaL2Bits.v, l1bits = L->c.arenaL1Bits.have ? (uint64_t)L->c.arenaL1Bits.v : 0;
-	for (uint64_t off = 0; off < size; off += 8) {
+	for (uint64_t off = from; off < size; off += 8) {
 		uint64_t a = slot + off;
 		uint64_t ai = (a - L->arenaBaseOffset) / abytes;
 		if (ai != cur_arena) {
@@ -268,15 +279,25 @@ static bool arena_bitmap(struct gh_heap *h, uint64_t slot, uint64_t size, const 
 
 bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg)
 {
+	return gh_heap_pointers_in(h, o, 0, UINT64_MAX, fn, arg);
+}
+
+bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t from, uint64_t to, gh_ptr_fn fn, void *arg)
+{
 	const struct gh_span *s = gh_obj_span(h, o);
 	uint64_t size, slot = gh_obj_slot(h, o, &size);
 	const uint8_t *view = gh_view(h->p->t, slot, size);
 	bool ok = true;
+	from = (from + 7) & ~7ull;
+	if (to < size)
+		size = to;
+	if (from >= size)
+		return true;
 	switch (s->ptrmode) {
 	case GH_PTR_NONE:
 		return true;
 	case GH_PTR_ARENA_BITMAP:
-		ok = arena_bitmap(h, slot, size, view, fn, arg);
+		ok = arena_bitmap(h, slot, from, size, view, fn, arg);
 		break;
 	case GH_PTR_SPAN_BITS: {
 		uint64_t first = (slot - s->base) / 8, nwords = size / 8;
@@ -286,7 +307,7 @@ bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn
 			ok = false;
 			break;
 		}
-		for (uint64_t k = 0; k < nwords; k++) {
+		for (uint64_t k = from / 8; k < nwords; k++) {
 			uint64_t wi = first + k - b0 * 8;
 			if ((bits[wi / 8] >> (wi % 8)) & 1)
 				fn(arg, 8 * k, word(h, view, slot, 8 * k));
@@ -312,7 +333,7 @@ bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn
 			ok = false;
 			break;
 		}
-		for (uint64_t off = 0; data + off < slot + size; off += 8) {
+		for (uint64_t off = from > data - slot ? from - (data - slot) : 0; data + off < slot + size; off += 8) {
 			uint64_t rel = off % m->size;
 			if (rel < m->ptrdata && ((m->bits[rel / 64] >> (rel / 8 % 8)) & 1))
 				fn(arg, data - slot + off, word(h, view, slot, data - slot + off));

@@ -27,6 +27,7 @@
 
 #include "../runtime/goroutines.h"
 #include "../util/radix.h"
+#include "mapshape.h"
 #include "typing.h"
 
 #define MAX_DEPTH 32
@@ -61,6 +62,10 @@ struct typer {
 	uint32_t ntrie;
 	/* Values reached by interior pointers: walked from a work list, each
 	 * (address, type) once; the visited set is bounded. */
+	/* Map types by the shape of untyped bucket arrays; shaped: the header
+	 * being checked was typed that way. */
+	struct gh_map_shapes *shapes;
+	bool shaped;
 	struct ival { uint64_t addr; gh_type_id id; } *vals;
 	size_t nvals, capvals;
 	uint64_t *vseen;   /* open addressing set of addr ^ id hashes; 0 empty */
@@ -434,10 +439,21 @@ static const struct gh_object *object_at(struct typer *k, uint64_t a, uint64_t *
 	return o;
 }
 
-/* The map type whose bucket or group array starts at a (NULL if none). */
-static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t *size, gh_type_id *id)
+/* The map type whose bucket or group array of n buckets or groups starts
+ * at a (NULL if none): by the array's type, or when the heap records none,
+ * by its shape (mapshape.c). */
+static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t n, bool swiss, uint64_t *size,
+					 gh_type_id *id)
 {
 	const struct gh_object *o = object_at(k, a, size);
+	if (o && !o->type) {
+		if (!k->shapes && !(k->shapes = gh_map_shapes_new(k->h, k->T)))
+			return NULL;
+		const struct gh_type *mt = ty(k, *id = gh_map_shape_of(k->shapes, o, n, swiss, &k->st->ambiguous_map_shapes));
+		if (mt)
+			k->shaped = true;
+		return mt;
+	}
 	const struct gh_type *bt = o ? ty(k, o->type) : NULL;
 	if (!bt || bt->kind != GH_KIND_STRUCT)
 		return NULL;
@@ -475,9 +491,9 @@ static gh_type_id bucket_header(struct typer *k, const struct gh_object *o, uint
 	uint64_t a = gh_obj_addr(o), count, flags, B, b, old = 0, nevac = 0, extra = 0, asize, osize;
 	gh_type_id id = 0;
 	const struct gh_type *mt;
-	if (!header_size(size, L->hmap.size_of) || !rdf(k, a, &L->hmap.buckets, &b) ||
-	    !(mt = buckets_map(k, b, &asize, &id)) || mt->map_swiss || !mt->map_bucketsize ||
-	    !rdf(k, a, &L->hmap.count, &count) || !rdf(k, a, &L->hmap.B, &B) || !rdf(k, a, &L->hmap.flags, &flags))
+	if (!header_size(size, L->hmap.size_of) || !rdf(k, a, &L->hmap.buckets, &b) || !rdf(k, a, &L->hmap.B, &B) ||
+	    B >= 40 || !(mt = buckets_map(k, b, 1ull << B, false, &asize, &id)) || mt->map_swiss || !mt->map_bucketsize ||
+	    !rdf(k, a, &L->hmap.count, &count) || !rdf(k, a, &L->hmap.flags, &flags))
 		return 0;
 	rdf(k, a, &L->hmap.oldbuckets, &old);
 	rdf(k, a, &L->hmap.nevacuate, &nevac);
@@ -502,7 +518,7 @@ static gh_type_id swiss_header(struct typer *k, const struct gh_object *o, uint6
 		return 0;
 	rdf(k, a, &L->swissMap.globalDepth, &depth);
 	if (dirlen == 0) { /* a small map: one group (newarray of 1) */
-		if (!(mt = buckets_map(k, dir, &gsize, &id)) || !mt->map_swiss || !mt->map_groupsize)
+		if (!(mt = buckets_map(k, dir, 1, true, &gsize, &id)) || !mt->map_swiss || !mt->map_groupsize)
 			return 0;
 		return gsize >= mt->map_groupsize && gsize < 2 * mt->map_groupsize && used <= 8 && !depth &&
 		       scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
@@ -520,7 +536,7 @@ static gh_type_id swiss_header(struct typer *k, const struct gh_object *o, uint6
 	rdf(k, tab, &L->swissTable.index, &index);
 	rdf(k, tab, &L->swissTable.localDepth, &ldepth);
 	if (cap < 8 || (cap & (cap - 1)) || mask + 1 != cap / 8 || tused > cap || index || ldepth > depth ||
-	    used > dirlen * 65536 || !(mt = buckets_map(k, data, &gsize, &id)) || !mt->map_swiss ||
+	    used > dirlen * 65536 || !(mt = buckets_map(k, data, mask + 1, true, &gsize, &id)) || !mt->map_swiss ||
 	    gsize < (mask + 1) * mt->map_groupsize)
 		return 0;
 	return scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
@@ -544,6 +560,7 @@ static void type_map_headers(struct typer *k)
 			struct gh_object *o = &k->h->objs[i];
 			if (o->addr_flags & (GH_OBJ_GARBAGE | GH_OBJ_ALLOCATING))
 				continue;
+			k->shaped = false;
 			gh_type_id id = bucket_header(k, o, size);
 			if (!id)
 				id = swiss_header(k, o, size);
@@ -551,7 +568,9 @@ static void type_map_headers(struct typer *k)
 				continue;
 			bool untyped = !o->type;
 			apply(k, gh_obj_addr(o), id); /* now, not batched: its result is read next */
-			if (untyped && o->type == id)
+			if (untyped && o->type == id && k->shaped)
+				k->st->from_map_shapes++;
+			else if (untyped && o->type == id)
 				k->st->from_map_buckets++;
 		}
 	}
@@ -1013,6 +1032,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	free(k.vals);
 	free(k.vseen);
 	free(k.closures);
+	gh_map_shapes_free(k.shapes);
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		uint64_t size = gh_span_obj_size(h, s);
