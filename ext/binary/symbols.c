@@ -31,7 +31,7 @@ void gh_symbols_free(struct gh_symbols *s)
 	free(s);
 }
 
-struct gh_error *gh_symbols_load(const char *path, struct gh_symbols **out)
+struct gh_error *gh_symbols_load(const char *path, bool symtab, struct gh_symbols **out)
 {
 	static int inited;
 	if (!inited) {
@@ -47,7 +47,7 @@ struct gh_error *gh_symbols_load(const char *path, struct gh_symbols **out)
 		return gh_errorf(GH_ERR_IO, "libbfd cannot open %s: %s", path, bfd_errmsg(bfd_get_error()));
 	if (!bfd_check_format(s->abfd, bfd_object))
 		return gh_errorf(GH_ERR_FORMAT, "libbfd cannot read %s: %s", path, bfd_errmsg(bfd_get_error()));
-	long bound = bfd_get_symtab_upper_bound(s->abfd);
+	long bound = symtab ? bfd_get_symtab_upper_bound(s->abfd) : 0;
 	if (bound <= 0)
 		return NULL; /* stripped */
 	s->raw = malloc((size_t)bound);

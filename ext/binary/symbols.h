@@ -3,6 +3,7 @@
 #ifndef GH_SYMBOLS_H
 #define GH_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,8 @@ struct gh_symbol {
 
 struct gh_symbols;
 
-struct gh_error *gh_symbols_load(const char *path, struct gh_symbols **out);
+/* symtab false: as for a stripped file (no symbols). */
+struct gh_error *gh_symbols_load(const char *path, bool symtab, struct gh_symbols **out);
 void gh_symbols_free(struct gh_symbols *s);
 size_t gh_symbols_count(const struct gh_symbols *s);
 /* Exact-name lookup; NULL if absent. */

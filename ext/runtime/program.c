@@ -121,8 +121,14 @@ static struct gh_error *bind(struct gh_program *p, const char *exe_arg)
 	if (p->t->kind == GH_TARGET_EXE_ONLY)
 		p->t->arch = p->exe->arch;
 	GH_TRY(gh_exe_attach(p->exe, p->t));
-	GH_TRY(gh_symbols_load(p->exe->path, &p->syms));
-	GH_TRY(gh_dwarf_open(p->exe->elf, &p->dw));
+	/* GOHEAP_IGNORE_DEBUG_INFO=1 reads the executable as if it were
+	 * stripped: what goheap can tell from a stripped build, checked
+	 * against what the same core says with DWARF. */
+	const char *ign = getenv("GOHEAP_IGNORE_DEBUG_INFO");
+	bool debug_info = !ign || !*ign || !strcmp(ign, "0");
+	GH_TRY(gh_symbols_load(p->exe->path, debug_info, &p->syms));
+	if (debug_info)
+		GH_TRY(gh_dwarf_open(p->exe->elf, &p->dw));
 	gh_layout_fill(&p->L, p->t->arch, p->dw, p->syms, p->exe->bias, p->bi.version.minor,
 		       p->bi.version.experiments);
 	GH_TRY(gh_pclntab_open(p->exe, &p->pcln));
