@@ -403,6 +403,24 @@ def test_stripped_headers_agree_with_their_buckets(name, tmp_path):
     assert {header(case, p)[0] for p in ("main.index", "main.holderA.m")} <= listed
 
 
+def test_stripped_typing_agrees_with_dwarf(case, paths):
+    """The same core read with the executable's DWARF and symbols ignored (GOHEAP_IGNORE_DEBUG_INFO=1,
+    as if stripped): every map header typed that way, by its array's malloc header or by its shape,
+    has the type DWARF typing gives it, with the same len and capacity; the planted maps are among
+    them.  DWARF types a header through the typed global or value that holds it (the compiler's own
+    record); only the few headers no typed memory reaches are typed by their arrays in both runs."""
+    if case["stripped"]:
+        pytest.skip("no DWARF to compare with")
+    args = target_args(case, paths) + ["maps", "--no-owners"]
+    full = {r["address"]: r for r in run_json(args, timeout=300)["table"]}
+    bare = {r["address"]: r for r in run_json(args, timeout=300, env=dict(os.environ, GOHEAP_IGNORE_DEBUG_INFO="1"))["table"]}
+    wrong = [(a, full[a]["type"] if a in full else None, r["type"]) for a, r in bare.items()
+             if a not in full or (full[a]["type"], full[a]["len"], full[a]["capacity"]) != (r["type"], r["len"], r["capacity"])]
+    assert not wrong, wrong[:5]
+    assert {hex(header(case, p)[0]) for p in PLANTED} <= set(bare)
+    assert len(bare) >= 0.99 * len(full), (len(bare), len(full))
+
+
 @pytest.mark.parametrize("name", ["go1.21-amd64-stripped", "go1.21-arm64-stripped"])
 def test_shape_needs_plausible_slots(name, tmp_path):
     """Go 1.21 heaps record no types: a header is typed by the shape of its bucket array only when
