@@ -5,7 +5,7 @@ CC      ?= gcc
 PY      := /usr/bin/python3.11
 BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O2 -g -flto=auto
 CFLAGS  += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE
 LIBS    := -ldw -lelf -lbfd-multiarch
 

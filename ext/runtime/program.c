@@ -157,7 +157,7 @@ struct gh_error *gh_program_from_target(struct gh_target *t, const char *exe, st
 
 struct gh_error *gh_program_open(const struct gh_open_opts *o, struct gh_program **out)
 {
-	struct gh_target *t;
+	struct gh_target *t = NULL;
 	if (o->core)
 		GH_TRY(gh_target_open_core(o->core, &t));
 	else if (o->pid)
