@@ -6,8 +6,8 @@ PY      := /usr/bin/python3.11
 BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g -flto=auto
-CFLAGS  += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE
-LIBS    := -ldw -lelf -lbfd-multiarch
+CFLAGS  += -std=gnu11 $(WARN) -fPIC -D_GNU_SOURCE -pthread
+LIBS    := -ldw -lelf -lbfd-multiarch -pthread
 
 # Debian packages goheap needs to build, test and demo.
 DEB_PKGS := gcc make gdb gdb-multiarch python3.11-dev libdw-dev libelf-dev binutils-multiarch-dev \

@@ -6,9 +6,12 @@
  * containing it (interior pointers included); words that point at no live
  * object are counted, then squeezed out.  Resolving millions of pointers in
  * walk order would miss the cache on every one, so the fill pass resolves
- * them in batches sorted by target address. */
+ * them in batches sorted by target address.  Both passes split the objects
+ * between threads when the target can be read from several at once. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../util/radix.h"
 #include "graph_internal.h"
@@ -92,16 +95,17 @@ struct fill {
 	uint64_t *batch, *scratch; /* (target offset / 8, position) words */
 	size_t n;
 	bool direct;    /* resolve at once: no batch memory, or a huge object */
+	uint64_t unresolved;
 };
 
-static uint32_t resolve(struct gh_graph *g, uint64_t value)
+static uint32_t resolve(struct fill *f, uint64_t value)
 {
 	const struct gh_span *s;
-	const struct gh_object *o = gh_heap_find_in(g->h, value, &s);
+	const struct gh_object *o = gh_heap_find_in(f->g->h, value, &s);
 	if (o)
-		return gh_obj_vertex(g, (uint32_t)(o - g->h->objs));
+		return gh_obj_vertex(f->g, (uint32_t)(o - f->g->h->objs));
 	if (s) /* in a span, in no object: a free slot */
-		g->unresolved_pointers++;
+		f->unresolved++;
 	return NO_EDGE;
 }
 
@@ -112,7 +116,7 @@ static void flush(struct fill *f)
 	gh_radix_sort(&f->batch, &f->scratch, f->n, POS_BITS + 9);
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t w = f->batch[i];
-		f->g->adj[f->base + (w & ((1u << POS_BITS) - 1))] = resolve(f->g, f->lo + ((w >> POS_BITS) << 3));
+		f->g->adj[f->base + (w & ((1u << POS_BITS) - 1))] = resolve(f, f->lo + ((w >> POS_BITS) << 3));
 	}
 	f->n = 0;
 	f->base = f->pos;
@@ -132,9 +136,95 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 	}
 	uint64_t pos = f->pos++;
 	if (f->direct)
-		f->g->adj[pos] = resolve(f->g, value);
+		f->g->adj[pos] = resolve(f, value);
 	else
 		f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
+}
+
+/* The two passes over objects run in parts, one per thread, each over a
+ * range of objects: counting writes only its own vertices' counts, filling
+ * only its own rows of the edge table. */
+#define MAX_PARTS 4
+
+struct part {
+	struct fill f;
+	uint32_t lo, hi; /* objects */
+	struct gh_error *err;
+};
+
+static void *count_part(void *arg)
+{
+	struct part *p = arg;
+	struct gh_heap *h = p->f.g->h;
+	for (uint32_t i = p->lo; i < p->hi; i++) {
+		p->f.v = gh_obj_vertex(p->f.g, i);
+		gh_heap_pointers(h, &h->objs[i], edge, &p->f);
+	}
+	return NULL;
+}
+
+static void *fill_part(void *arg)
+{
+	struct part *p = arg;
+	struct fill *f = &p->f;
+	struct gh_graph *g = f->g;
+	struct gh_heap *h = g->h;
+	f->counting = false;
+	f->pos = f->base = g->off[gh_obj_vertex(g, p->lo)];
+	f->batch = malloc(sizeof(*f->batch) << POS_BITS);
+	f->scratch = malloc(sizeof(*f->scratch) << POS_BITS);
+	f->direct = !f->batch || !f->scratch;
+	for (uint32_t i = p->lo; i < p->hi && !p->err; i++) {
+		f->v = gh_obj_vertex(g, i);
+		uint64_t want = g->off[f->v + 1] - g->off[f->v];
+		if (!f->direct && f->pos + want - f->base > (1u << POS_BITS))
+			flush(f);
+		bool huge = want > (1u << POS_BITS), was = f->direct;
+		f->direct |= huge;
+		gh_heap_pointers(h, &h->objs[i], edge, f);
+		f->direct = was;
+		/* A corrupt core cannot make the second pass write more edges
+		 * than the first counted: the heap is read-only and mapped. */
+		if (f->pos != g->off[f->v + 1])
+			p->err = gh_errorf(GH_ERR_FORMAT, "pointer words of object 0x%llx changed between passes",
+					   (unsigned long long)gh_obj_addr(&h->objs[i]));
+		if (huge)
+			f->base = f->pos;
+	}
+	if (!p->err && !f->direct)
+		flush(f);
+	free(f->batch);
+	free(f->scratch);
+	f->batch = f->scratch = NULL;
+	return NULL;
+}
+
+/* Runs fn on parts 1..n-1 in threads and part 0 here; a part whose
+ * thread cannot start runs here too. */
+static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
+{
+	pthread_t th[MAX_PARTS];
+	bool started[MAX_PARTS] = { false };
+	for (unsigned i = 1; i < n; i++)
+		started[i] = pthread_create(&th[i], NULL, fn, &parts[i]) == 0;
+	fn(&parts[0]);
+	for (unsigned i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(&parts[i]);
+	}
+}
+
+/* How many threads the passes use: the CPUs this process may run on, when
+ * the target can be read from several threads and the heap is big enough
+ * to be worth it. */
+static unsigned nparts(struct gh_heap *h)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (h->nobjs < (1u << 12) || cpus < 2 || !gh_target_threadsafe(h->p->t))
+		return 1;
+	return cpus < MAX_PARTS ? (unsigned)cpus : MAX_PARTS;
 }
 
 static void set_bit(uint8_t *b, uint32_t v) { b[v / 8] |= (uint8_t)(1u << (v % 8)); }
@@ -213,11 +303,19 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	g->off[1] = g->nroots;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->off[1 + b.edges[i].root + 1]++;
-	struct fill f = { .g = g, .counting = true, .lo = h->nspans ? h->spans[0].base : 0 };
-	for (uint32_t i = 0; i < h->nobjs; i++) {
-		f.v = gh_obj_vertex(g, i);
-		gh_heap_pointers(h, &h->objs[i], edge, &f);
+	/* Parts of equal object counts for counting; for filling, of equal
+	 * edge counts, now known. */
+	unsigned n = nparts(h);
+	struct part parts[MAX_PARTS];
+	memset(parts, 0, sizeof(parts));
+	for (unsigned i = 0; i < n; i++) {
+		parts[i].f = (struct fill){ .g = g, .counting = true, .lo = h->nspans ? h->spans[0].base : 0 };
+		parts[i].lo = (uint32_t)((uint64_t)h->nobjs * i / n);
+		parts[i].hi = (uint32_t)((uint64_t)h->nobjs * (i + 1) / n);
 	}
+	if (n > 1)
+		gh_heap_masks_freeze(h);
+	run_parts(parts, n, count_part);
 	for (uint32_t v = 0; v < g->nv; v++)
 		g->off[v + 1] += g->off[v];
 	g->nedges = g->off[g->nv];
@@ -240,33 +338,24 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	for (size_t i = 0; i < b.nedges; i++)
 		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
 	free(cur);
-	/* The objects' rows, in vertex order: one running position. */
-	f.counting = false;
-	f.pos = f.base = g->off[1 + g->nroots];
-	f.batch = malloc(sizeof(*f.batch) << POS_BITS);
-	f.scratch = malloc(sizeof(*f.scratch) << POS_BITS);
-	f.direct = !f.batch || !f.scratch;
-	for (uint32_t i = 0; i < h->nobjs && !err; i++) {
-		f.v = gh_obj_vertex(g, i);
-		uint64_t want = g->off[f.v + 1] - g->off[f.v];
-		if (!f.direct && f.pos + want - f.base > (1u << POS_BITS))
-			flush(&f);
-		bool huge = want > (1u << POS_BITS), was = f.direct;
-		f.direct |= huge;
-		gh_heap_pointers(h, &h->objs[i], edge, &f);
-		f.direct = was;
-		/* A corrupt core cannot make the second pass write more edges
-		 * than the first counted: the heap is read-only and mapped. */
-		if (f.pos != g->off[f.v + 1])
-			err = gh_errorf(GH_ERR_FORMAT, "pointer words of object 0x%llx changed between passes",
-					(unsigned long long)gh_obj_addr(&h->objs[i]));
-		if (huge)
-			f.base = f.pos;
+	/* The objects' rows. */
+	uint64_t first = g->off[gh_obj_vertex(g, 0)], edges = g->off[g->nv] - first;
+	for (unsigned i = 1, o = 0; i < n; i++) {
+		while (o < h->nobjs && g->off[gh_obj_vertex(g, o)] - first < edges * i / n)
+			o++;
+		parts[i - 1].hi = parts[i].lo = o;
+		parts[i].hi = h->nobjs;
 	}
-	if (!err && !f.direct)
-		flush(&f);
-	free(f.batch);
-	free(f.scratch);
+	run_parts(parts, n, fill_part);
+	if (n > 1)
+		gh_heap_masks_thaw(h);
+	for (unsigned i = 0; i < n; i++) {
+		g->unresolved_pointers += parts[i].f.unresolved;
+		if (parts[i].err && !err)
+			err = parts[i].err;
+		else
+			gh_error_free(parts[i].err);
+	}
 	if (err)
 		goto fail_b;
 	/* Squeeze out the words that resolved to no object. */
@@ -286,6 +375,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	*out = g;
 	return NULL;
 fail_b:
+	gh_heap_masks_thaw(h);
 	for (uint32_t i = 0; b.roots && i < b.nroots; i++)
 		free(b.roots[i].name);
 	free(b.roots);

@@ -76,6 +76,7 @@ struct gh_heap {
 	uint8_t tiny_class;    /* and its size class (2) */
 	struct gh_heap_stats st;
 	struct gh_mask_cache *masks; /* type descriptor -> pointer mask */
+	bool masks_frozen;     /* threads are reading masks: a miss loads nothing */
 	/* Address -> span in O(1): per arena, the span index of each page
 	 * (UINT32_MAX: none), arenas sorted by base. */
 	struct gh_arena_index {
@@ -133,6 +134,14 @@ typedef void (*gh_ptr_fn)(void *arg, uint64_t slot_offset, uint64_t value);
 bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg);
 /* The same for the words at slot offsets [from, to) only. */
 bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t from, uint64_t to, gh_ptr_fn fn, void *arg);
+/* For several threads calling gh_heap_pointers at once: loads the pointer
+ * mask of every type a header or largeType names, then freezes the cache
+ * (a type not loaded then reads as an unreadable pointer map) until
+ * gh_heap_masks_thaw.  Counters are updated atomically meanwhile.  Callers
+ * must also keep to targets whose memory is thread-safe to read
+ * (gh_target_threadsafe). */
+void gh_heap_masks_freeze(struct gh_heap *h);
+void gh_heap_masks_thaw(struct gh_heap *h);
 /* The pointer mask of the type descriptor at desc (bit i: word i is a
  * pointer, for ptrdata bytes), with its size; NULL if it cannot be read
  * (a GC program, a mask the runtime has not built).  Cached per heap. */

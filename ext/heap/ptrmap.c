@@ -111,6 +111,10 @@ static const struct mask *mask_of(struct gh_heap *h, uint64_t type)
 	if (!h->masks && !(h->masks = calloc(1, sizeof(*h->masks))))
 		return NULL;
 	struct gh_mask_cache *c = h->masks;
+	if (h->masks_frozen) {
+		struct mask *m = c->cap ? slot_for(c, type) : NULL;
+		return m && m->type == type && m->bits ? m : NULL;
+	}
 	if ((c->n + 1) * 2 > c->cap && !grow(c))
 		return NULL;
 	struct mask *m = slot_for(c, type);
@@ -342,6 +346,28 @@ bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t 
 	}
 	}
 	if (!ok)
-		h->st.bad_pointer_maps++;
+		__atomic_fetch_add(&h->st.bad_pointer_maps, 1, __ATOMIC_RELAXED);
 	return ok;
+}
+
+void gh_heap_masks_freeze(struct gh_heap *h)
+{
+	for (uint32_t si = 0; si < h->nspans; si++) {
+		const struct gh_span *s = &h->spans[si];
+		if (s->ptrmode == GH_PTR_LARGE_TYPE && s->largetype)
+			mask_of(h, s->largetype);
+		if (s->ptrmode != GH_PTR_HEADER)
+			continue;
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
+			uint64_t slot_size, type;
+			if (gh_read_u64(h->p->t, gh_obj_slot(h, &h->objs[i], &slot_size), &type) && type)
+				mask_of(h, type);
+		}
+	}
+	h->masks_frozen = true;
+}
+
+void gh_heap_masks_thaw(struct gh_heap *h)
+{
+	h->masks_frozen = false;
 }

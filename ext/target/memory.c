@@ -56,15 +56,17 @@ static const struct gh_segment *find(const struct gh_segvec *v, uint64_t addr)
 const struct gh_segment *gh_segment_at(struct gh_target *t, uint64_t addr)
 {
 	/* Reads come in runs within one segment (the heap is one or a few):
-	 * try the last one before searching. */
-	if (t->last && t->last <= t->primary.len) {
-		const struct gh_segment *l = &t->primary.data[t->last - 1];
+	 * try the last one before searching.  The memo is a hint that
+	 * several threads may read and write: relaxed atomics. */
+	size_t last = __atomic_load_n(&t->last, __ATOMIC_RELAXED);
+	if (last && last <= t->primary.len) {
+		const struct gh_segment *l = &t->primary.data[last - 1];
 		if (addr >= l->start && addr < l->end)
 			return l;
 	}
 	const struct gh_segment *s = find(&t->primary, addr);
 	if (s) {
-		t->last = (size_t)(s - t->primary.data) + 1;
+		__atomic_store_n(&t->last, (size_t)(s - t->primary.data) + 1, __ATOMIC_RELAXED);
 		return s;
 	}
 	return find(&t->fallback, addr);
@@ -142,6 +144,14 @@ const void *gh_view(struct gh_target *t, uint64_t addr, size_t len)
 	if (!s || !s->data || s->end - addr < len)
 		return NULL;
 	return s->data + (addr - s->start);
+}
+
+bool gh_target_threadsafe(const struct gh_target *t)
+{
+	/* Cores and executables are mapped, live processes read with pread;
+	 * a callback target reads through the front end (GDB, under its
+	 * interpreter's lock) and its page cache. */
+	return t->kind != GH_TARGET_CALLBACK && !t->cache;
 }
 
 struct gh_error *gh_target_add_thread(struct gh_target *t, int64_t tid, const struct gh_regs *regs)

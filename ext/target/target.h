@@ -118,6 +118,8 @@ bool gh_read_u32(struct gh_target *t, uint64_t addr, uint32_t *v);
 const void *gh_view(struct gh_target *t, uint64_t addr, size_t len);
 /* The segment that supplies the byte at addr (NULL: unreadable). */
 const struct gh_segment *gh_segment_at(struct gh_target *t, uint64_t addr);
+/* Whether several threads may read the target at once. */
+bool gh_target_threadsafe(const struct gh_target *t);
 
 const char *gh_source_name(enum gh_seg_source s);
 
