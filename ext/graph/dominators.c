@@ -19,6 +19,7 @@
 #include "graph.h"
 
 #define NONE UINT32_MAX
+#define AHEAD 16 /* edges: how far ahead the reversal prefetches */
 
 struct snca {
 	uint32_t n;           /* vertices reached; preorder numbers 0..n-1 */
@@ -62,7 +63,9 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 			sp--;
 			continue;
 		}
-		uint32_t w = g->adj[cursor[v]++];
+		uint32_t c = cursor[v]++, w = g->adj[c];
+		if (c + 4 < g->off[v + 1]) /* the row's next targets, while this one is looked at */
+			__builtin_prefetch(&dfnum[g->adj[c + 4]]);
 		if (dfnum[w] != NONE)
 			continue;
 		dfnum[w] = t->n;
@@ -90,6 +93,8 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			if (e + AHEAD < g->nedges)
+				__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
 			uint32_t j = dfnum[g->adj[e]];
 			if (i > j)
 				t->poff[j + 1]++;
@@ -109,6 +114,8 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			if (e + AHEAD < g->nedges)
+				__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
 			uint32_t j = dfnum[g->adj[e]];
 			if (i > j)
 				t->preds[--t->poff[j + 1]] = i;
