@@ -31,6 +31,8 @@ void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t
 	}
 }
 
+#define LABEL_WINDOW 4096 /* bytes of an object scanned at once for a label */
+
 struct find {
 	const struct gh_graph *g;
 	uint64_t lo, hi; /* the target object's extent */
@@ -133,10 +135,14 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	struct gh_heap *h = g->h;
 	const struct gh_object *from = &h->objs[gh_vertex_obj(g, u)];
 	struct find f = { g, lo, hi, 0, false };
-	gh_heap_pointers(h, from, find_ptr, &f);
+	uint64_t slot_size, slot = gh_obj_slot(h, from, &slot_size);
+	/* In windows, stopping at the first: a path through a big array
+	 * would otherwise read all of it for every label. */
+	for (uint64_t w = 0; w < slot_size && !f.found; w += LABEL_WINDOW)
+		if (!gh_heap_pointers_in(h, from, w, w + LABEL_WINDOW, find_ptr, &f))
+			break;
 	if (!f.found)
 		return;
-	uint64_t slot_size, slot = gh_obj_slot(h, from, &slot_size);
 	uint64_t base = gh_obj_addr(from), off = slot + f.off - base;
 	const struct gh_type *ft = T && from->type ? gh_type_get(T, from->type) : NULL;
 	if (ft && (ft->kind == GH_KIND_MAP || ft->kind == GH_KIND_CHAN)) {
