@@ -108,10 +108,7 @@ void gh_cmd_put_chan(struct gh_program *p, const struct gh_chan *c, uint64_t tim
 		gh_put_u64_list(row, skip ? "other_senders" : "senders", ids, count_waiters(c, true, ids, skip));
 	}
 	free(ids);
-	if (timer)
-		gh_put_addr(row, "timer", timer);
-	else
-		gh_put_null(row, "timer");
+	gh_put_addr_or_null(row, "timer", timer);
 }
 
 struct gh_error *gh_cmd_chan_timers(struct gh_goroutines *gs, const uint64_t *chans, size_t n, struct gh_out *o,

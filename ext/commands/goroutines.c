@@ -83,10 +83,7 @@ static void put_summary(struct gh_goroutines *gs, struct gh_goroutine *g, const 
 		gh_put_u64(n, "parent_id", g->parent_goid);
 		gh_put_addr(n, "stack_lo", g->stack_lo);
 		gh_put_addr(n, "stack_hi", g->stack_hi);
-		if (g->m)
-			gh_put_addr(n, "m", g->m);
-		else
-			gh_put_null(n, "m");
+		gh_put_addr_or_null(n, "m", g->m);
 		gh_put_u64(n, "frames", g->nframes);
 	}
 }
@@ -360,10 +357,7 @@ static void put_locals(struct gh_program *p, struct gh_heap *h, struct gh_gorout
 		gh_put_str(row, "name", l->name);
 		gh_put_str(row, "kind", l->is_param ? "param" : "local");
 		gh_put_str(row, "type", l->type_name ? l->type_name : "?");
-		if (l->type_desc)
-			gh_put_addr(row, "type_descriptor", l->type_desc);
-		else
-			gh_put_null(row, "type_descriptor");
+		gh_put_addr_or_null(row, "type_descriptor", l->type_desc);
 		gh_put_addr(row, "address", l->addr);
 		uint64_t w = 0;
 		size_t nb = l->size && l->size < 8 ? (size_t)l->size : 8;

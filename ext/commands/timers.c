@@ -110,10 +110,7 @@ struct gh_error *gh_cmd_timers(struct gh_program *p, int argc, char **argv, stru
 		gh_out_warn(o, "timers: %u more warnings", T->nwarnings - 16);
 	struct gh_node *r = gh_out_root(o);
 	gh_put_u64(r, "count", T->n);
-	if (T->allp)
-		gh_put_addr(r, "allp", T->allp);
-	else
-		gh_put_null(r, "allp");
+	gh_put_addr_or_null(r, "allp", T->allp);
 	gh_put_u64(r, "ps", T->nps);
 	gh_put_str(r, "ps_from", T->ps_from ? T->ps_from : "");
 	if (gs->now) {
@@ -143,10 +140,7 @@ struct gh_error *gh_cmd_timers(struct gh_program *p, int argc, char **argv, stru
 		put_name(row, "function", t->func);
 		put_name(row, "calls", t->arg_func);
 		gh_put_addr(row, "arg", t->arg);
-		if (t->chan)
-			gh_put_addr(row, "chan", t->chan);
-		else
-			gh_put_null(row, "chan");
+		gh_put_addr_or_null(row, "chan", t->chan);
 		err = put_goroutines(gs, t, row, o);
 		if (t->p >= 0)
 			gh_put_i64(row, "p", t->p);

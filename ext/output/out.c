@@ -210,6 +210,14 @@ void gh_put_addr(struct gh_node *n, const char *key, uint64_t v)
 		c->u = v;
 }
 
+void gh_put_addr_or_null(struct gh_node *n, const char *key, uint64_t v)
+{
+	if (v)
+		gh_put_addr(n, key, v);
+	else
+		gh_put_null(n, key);
+}
+
 void gh_put_bytes(struct gh_node *n, const char *key, uint64_t v)
 {
 	struct gh_node *c = add(n, K_BYTES, key);

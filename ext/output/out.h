@@ -32,6 +32,8 @@ void gh_put_u64(struct gh_node *n, const char *key, uint64_t v);
 void gh_put_i64(struct gh_node *n, const char *key, int64_t v);
 /* Addresses: hex in text and as a "0x..." string in JSON (exact beyond 2^53). */
 void gh_put_addr(struct gh_node *n, const char *key, uint64_t v);
+/* An address, or null when it is 0 (no such object). */
+void gh_put_addr_or_null(struct gh_node *n, const char *key, uint64_t v);
 /* Byte counts: "4.0 KiB" in text, a plain number in JSON. */
 void gh_put_bytes(struct gh_node *n, const char *key, uint64_t v);
 void gh_put_bool(struct gh_node *n, const char *key, bool v);
