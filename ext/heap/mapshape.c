@@ -408,15 +408,13 @@ static bool array_ok(struct trial *tr, uint64_t arr, uint64_t n, const struct gh
 	return true;
 }
 
-/* The live object starting at a whose size holds n arrays of size bytes
- * (a size class's slack stays under another n). */
+/* The live object starting at a that is an array of n buckets of size bytes. */
 static const struct gh_object *array_at(struct gh_map_shapes *ms, uint64_t a, uint64_t n, uint64_t size)
 {
 	const struct gh_object *o = a ? gh_heap_find(ms->h, a) : NULL;
-	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE) || !n || n > (1ull << 40) / size)
+	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE))
 		return NULL;
-	uint64_t osize = gh_obj_size(ms->h, o);
-	return osize >= n * size && osize < 2 * n * size ? o : NULL;
+	return gh_map_array_holds(gh_obj_size(ms->h, o), n, size) ? o : NULL;
 }
 
 /* A map value: a header whose array fits map type mt. */
@@ -493,7 +491,7 @@ gh_type_id gh_map_shape_of(struct gh_map_shapes *ms, const struct gh_object *arr
 	bool tie = false;
 	for (size_t i = 0; i < ms->n; i++) {
 		const struct cand *c = &ms->c[i];
-		if (c->swiss != swiss || n > osize / c->size || osize < n * c->size || osize >= 2 * n * c->size)
+		if (c->swiss != swiss || !gh_map_array_holds(osize, n, c->size))
 			continue;
 		/* newarray(bucket, n), the slot's slack left pointer-free; but
 		 * from B = 4 makeBucketArray adds spare overflow buckets up to

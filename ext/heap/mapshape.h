@@ -9,6 +9,14 @@
 
 struct gh_map_shapes;
 
+/* Whether an object of osize bytes is an array of n buckets or groups of
+ * size bytes: it holds them, and a size class's slack (or makeBucketArray's
+ * spare overflow buckets) stays under another n. */
+static inline bool gh_map_array_holds(uint64_t osize, uint64_t n, uint64_t size)
+{
+	return n && size && n <= (1ull << 40) / size && osize >= n * size && osize < 2 * n * size;
+}
+
 /* Collects the candidates: every map type the module lists, with its bucket
  * or group size and pointer mask.  NULL when out of memory. */
 struct gh_map_shapes *gh_map_shapes_new(struct gh_heap *h, struct gh_types *T);

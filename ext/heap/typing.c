@@ -60,12 +60,12 @@ struct typer {
 	 * has thousands of nodes of one type, and a name lookup may scan DWARF. */
 	struct trie_memo { gh_type_id node, entry, indirect; } trie[8];
 	uint32_t ntrie;
-	/* Values reached by interior pointers: walked from a work list, each
-	 * (address, type) once; the visited set is bounded. */
 	/* Map types by the shape of untyped bucket arrays; shaped: the header
 	 * being checked was typed that way. */
 	struct gh_map_shapes *shapes;
 	bool shaped;
+	/* Values reached by interior pointers: walked from a work list, each
+	 * (address, type) once; the visited set is bounded. */
 	struct ival { uint64_t addr; gh_type_id id; } *vals;
 	size_t nvals, capvals;
 	uint64_t *vseen;   /* open addressing set of addr ^ id hashes; 0 empty */
@@ -498,10 +498,8 @@ static gh_type_id bucket_header(struct typer *k, const struct gh_object *o, uint
 	rdf(k, a, &L->hmap.oldbuckets, &old);
 	rdf(k, a, &L->hmap.nevacuate, &nevac);
 	rdf(k, a, &L->hmap.extra, &extra);
-	/* makeBucketArray: 2^B buckets, plus spare overflow buckets and the
-	 * size class's slack, which stay under another 2^B. */
-	uint64_t nb = B < 40 ? 1ull << B : 0, bs = mt->map_bucketsize;
-	if (!nb || asize < nb * bs || asize >= 2 * nb * bs || count > 8 * nb || (flags & ~0xfull) || nevac > nb ||
+	uint64_t nb = 1ull << B; /* B < 40, checked above */
+	if (!gh_map_array_holds(asize, nb, mt->map_bucketsize) || count > 8 * nb || (flags & ~0xfull) || nevac > nb ||
 	    (old && !object_at(k, old, &osize)) || (extra && !object_at(k, extra, &osize)))
 		return 0;
 	return scans_word(k, o, L->hmap.buckets.off) ? id : 0;
@@ -520,7 +518,7 @@ static gh_type_id swiss_header(struct typer *k, const struct gh_object *o, uint6
 	if (dirlen == 0) { /* a small map: one group (newarray of 1) */
 		if (!(mt = buckets_map(k, dir, 1, true, &gsize, &id)) || !mt->map_swiss || !mt->map_groupsize)
 			return 0;
-		return gsize >= mt->map_groupsize && gsize < 2 * mt->map_groupsize && used <= 8 && !depth &&
+		return gh_map_array_holds(gsize, 1, mt->map_groupsize) && used <= 8 && !depth &&
 		       scans_word(k, o, L->swissMap.dirPtr.off) ? id : 0;
 	}
 	/* A directory of 2^globalDepth table pointers; its first entry's table
