@@ -76,6 +76,15 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 	}
 }
 
+/* The preorder number of edge e's target, prefetching that of the edge
+ * AHEAD further on: the reversal's passes read them at random. */
+static inline uint32_t target_num(const struct gh_graph *g, const uint32_t *dfnum, uint32_t e)
+{
+	if (e + AHEAD < g->nedges)
+		__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
+	return dfnum[g->adj[e]];
+}
+
 /* The reached vertices' predecessors, in preorder numbers; only those
  * numbered above the vertex.  One numbered below it (not yet processed
  * when the vertex is) is its own semidominator candidate: the least of
@@ -93,9 +102,7 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			if (e + AHEAD < g->nedges)
-				__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
-			uint32_t j = dfnum[g->adj[e]];
+			uint32_t j = target_num(g, dfnum, e);
 			if (i > j)
 				t->poff[j + 1]++;
 			else if (i < t->semi[j])
@@ -114,9 +121,7 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			if (e + AHEAD < g->nedges)
-				__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
-			uint32_t j = dfnum[g->adj[e]];
+			uint32_t j = target_num(g, dfnum, e);
 			if (i > j)
 				t->preds[--t->poff[j + 1]] = i;
 		}

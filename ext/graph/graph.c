@@ -216,9 +216,8 @@ static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
 	}
 }
 
-/* How many threads the passes use: the CPUs this process may run on, when
- * the target can be read from several threads and the heap is big enough
- * to be worth it. */
+/* How many threads the passes use: one per online CPU, when the target can
+ * be read from several threads and the heap is big enough to be worth it. */
 static unsigned nparts(struct gh_heap *h)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
