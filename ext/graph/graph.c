@@ -11,9 +11,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../util/radix.h"
+#include "../util/threads.h"
 #include "graph_internal.h"
 
 #define POS_BITS 20 /* a batch covers 2^20 edge slots */
@@ -206,7 +206,7 @@ static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
 	pthread_t th[MAX_PARTS];
 	bool started[MAX_PARTS] = { false };
 	for (unsigned i = 1; i < n; i++)
-		started[i] = pthread_create(&th[i], NULL, fn, &parts[i]) == 0;
+		started[i] = gh_thread_start(&th[i], fn, &parts[i]);
 	fn(&parts[0]);
 	for (unsigned i = 1; i < n; i++) {
 		if (started[i])
@@ -216,14 +216,15 @@ static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
 	}
 }
 
-/* How many threads the passes use: one per online CPU, when the target can
- * be read from several threads and the heap is big enough to be worth it. */
+/* How many threads the passes use: one per CPU goheap may use, when the
+ * target can be read from several threads and the heap is big enough to be
+ * worth it. */
 static unsigned nparts(struct gh_heap *h)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned cpus = gh_threads();
 	if (h->nobjs < (1u << 12) || cpus < 2 || !gh_target_threadsafe(h->p->t))
 		return 1;
-	return cpus < MAX_PARTS ? (unsigned)cpus : MAX_PARTS;
+	return cpus < MAX_PARTS ? cpus : MAX_PARTS;
 }
 
 static void set_bit(uint8_t *b, uint32_t v) { b[v / 8] |= (uint8_t)(1u << (v % 8)); }
