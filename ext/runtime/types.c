@@ -198,22 +198,18 @@ static struct gh_error *type_new(struct gh_types *T, uint64_t addr, gh_type_id *
 				 (unsigned long long)addr);
 	if (2 * ((size_t)T->count + 1) > T->hcap && !hash_rebuild(T, T->hcap ? 2 * T->hcap : 1024))
 		return &gh_error_nomem;
+	/* The chunk table is made at its full size once, never moved: typing
+	 * reads types on one thread while it interns on another (gh_type_get). */
+	if (!T->chunks && !(T->chunks = calloc(T->nchunks = MAX_TYPES / CHUNK, sizeof(*T->chunks))))
+		return &gh_error_nomem;
 	size_t c = T->count >> CHUNK_BITS;
-	if (c >= T->nchunks) {
-		size_t n = T->nchunks ? 2 * T->nchunks : 16;
-		struct gh_type **nc = realloc(T->chunks, n * sizeof(*nc));
-		if (!nc)
-			return &gh_error_nomem;
-		memset(nc + T->nchunks, 0, (n - T->nchunks) * sizeof(*nc));
-		T->chunks = nc;
-		T->nchunks = n;
-	}
 	if (!T->chunks[c] && !(T->chunks[c] = malloc(CHUNK * sizeof(struct gh_type))))
 		return &gh_error_nomem;
-	*id = ++T->count;
+	*id = T->count + 1;
 	struct gh_type *t = type_mut(T, *id);
 	memset(t, 0, sizeof(*t));
 	t->addr = addr;
+	__atomic_store_n(&T->count, *id, __ATOMIC_RELEASE);
 	hash_put_nogrow(T, addr, *id);
 	return NULL;
 }
@@ -697,7 +693,7 @@ struct gh_error *gh_type_at(struct gh_types *T, uint64_t addr, gh_type_id *id)
 		*id = 0;
 		arena_reset(T, m);
 		if (T->count != count) {
-			T->count = count;
+			__atomic_store_n(&T->count, count, __ATOMIC_RELEASE);
 			if (!hash_rebuild(T, T->hcap)) {
 				gh_error_free(err);
 				return &gh_error_nomem;
@@ -709,7 +705,7 @@ struct gh_error *gh_type_at(struct gh_types *T, uint64_t addr, gh_type_id *id)
 
 const struct gh_type *gh_type_get(const struct gh_types *T, gh_type_id id)
 {
-	if (!T || id == 0 || id > T->count)
+	if (!T || id == 0 || id > __atomic_load_n(&T->count, __ATOMIC_ACQUIRE))
 		return NULL;
 	return &T->chunks[(id - 1) >> CHUNK_BITS][(id - 1) & (CHUNK - 1)];
 }
