@@ -1,5 +1,6 @@
 """The heap layer against the runtime's own records: debug.WriteHeapDump's object list and the
 MemStats the fixture program read just before it (facts.json)."""
+import os
 import subprocess
 
 import pytest
@@ -102,3 +103,24 @@ def test_typed_fraction(case, paths, record_property):
     assert ty["type_conflicts"] == 0
     if not case["stripped"]:
         assert frac >= 95.0, "%s: only %.2f%% of heap bytes typed" % (case["name"], frac)
+
+
+def test_threads_change_nothing(case, paths):
+    """With a second thread, typing sorts and applies proposals on one thread while it walks objects
+    on the other, and the graph passes split the objects: every object's type and every retained size
+    must be what one thread alone computes (GOHEAP_THREADS=1).  GOHEAP_THREADS=2 forces the threaded
+    path even on one CPU."""
+    args = target_args(case, paths)
+
+    def results(threads):
+        env = dict(os.environ, GOHEAP_THREADS=threads)
+        objs = run_json(args + ["objects", "--limit", "0"], timeout=600, env=env)["objects"]
+        top = run_json(args + ["top", "--by", "object", "-n", "50"], timeout=600, env=env)
+        typing = run_json(args + ["stats"], env=env)["typing"]
+        return {o["address"]: o["type"] for o in objs}, top, typing
+
+    one, two = results("1"), results("2")
+    diff = [(a, t, two[0].get(a)) for a, t in one[0].items() if two[0].get(a) != t]
+    assert not diff and len(one[0]) == len(two[0]), diff[:8]
+    assert one[1] == two[1]
+    assert one[2] == two[2]

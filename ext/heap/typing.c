@@ -20,41 +20,73 @@
  * order misses it two or three times).  The pending objects are walked in
  * sweeps in address order, so the heap is read front to back; a bit set is
  * small where a queue could hold millions of entries at once (a map's
- * bucket array types all its entries in one go). */
+ * bucket array types all its entries in one go).
+ *
+ * With a second CPU the sorting and applying of proposals runs on a thread
+ * of its own beside the walk (struct pipeline).  Batches then end wherever
+ * the walk runs dry, so the order proposals are applied in is not fixed: an
+ * object offered two names for one value (a named type and its twin, the
+ * values sharing a tiny block) keeps the preferred one by a fixed order,
+ * not the first to come, and both ways type every object alike. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../runtime/goroutines.h"
 #include "../util/radix.h"
+#include "../util/threads.h"
 #include "mapshape.h"
 #include "typing.h"
 
 #define MAX_DEPTH 32
 #define MAX_MAP_DIR (1u << 24)
 #define BATCH (1u << 20) /* proposals sorted at once: 2 x 8 MiB */
+#define PIPE_BATCH (BATCH / 2) /* the same with the applier: 4 x 4 MiB */
+/* Fewer proposals than this, when the walker has nothing else to do, are
+ * applied by the walker: following a linked list types one node per batch,
+ * and a hand-over to the other thread costs more than applying one. */
+#define SMALL_BATCH 8192
 /* A proposal packed in a word: offset from the heap's first span above,
  * type id below, so that sorting the words sorts by address. */
 #define TYPE_BITS 24
 #define PAGE_BITS 12 /* sorted by 4 KiB page: two radix passes, not three */
 
+/* Fields are grouped by the thread that writes them, each group on cache
+ * lines of its own: with the applier running, a line written by one thread
+ * and read by the other moves between the CPUs' caches at every write. */
+#define LINE __attribute__((aligned(64)))
 struct typer {
+	/* Set up once, then read by both threads. */
 	struct gh_heap *h;
 	struct gh_program *p;
 	struct gh_types *T;
 	uint64_t *pending;  /* bit per object: typed, not yet walked */
 	uint64_t *summary;  /* bit per word of pending that may be non-zero */
-	size_t npending, nwords;
-	uint64_t *batch, *scratch; /* proposals not yet applied */
+	size_t nwords;
+	uint64_t heap_lo;   /* first span's base: proposals are offsets from it */
+	struct gh_typing_stats *st;
+	gh_type_id u8, mapextra, swiss_table;
+	/* With a second CPU, proposals are sorted and applied on a thread of
+	 * their own (the applier) while this one walks: see struct pipeline. */
+	struct pipeline *pl;
+
+	/* Both threads: objects pending, updated a word of bits at a time. */
+	size_t npending LINE;
+
+	/* The applier (or the walker, while the applier is idle). */
+	const struct gh_span *aspan LINE; /* span_at memo */
+	uint64_t acc_word, acc_bits; /* pending bits not yet published (push_flush) */
+
+	/* The walker. */
+	uint64_t *batch LINE, *scratch; /* proposals not yet applied */
 	size_t nbatch;
-	uint64_t heap_lo;          /* first span's base: proposals are offsets from it */
 	const struct gh_span *span; /* of the last lookup: work comes in address order */
 	/* The bytes of the object being walked, mapped from the core: its
 	 * words are read without a segment lookup and a copy each. */
 	uint64_t vbase, vend;
 	const uint8_t *vdata;
-	struct gh_typing_stats *st;
-	gh_type_id u8, mapextra, swiss_table;
 	uint8_t *closures; /* bit per object: closure context already walked */
 	/* HashTrieMap node types resolved to their entry/indirect types: a map
 	 * has thousands of nodes of one type, and a name lookup may scan DWARF. */
@@ -64,62 +96,145 @@ struct typer {
 	 * being checked was typed that way. */
 	struct gh_map_shapes *shapes;
 	bool shaped;
-	/* Values reached by interior pointers: walked from a work list, each
-	 * (address, type) once; the visited set is bounded. */
-	struct ival { uint64_t addr; gh_type_id id; } *vals;
+
+	/* Either thread, under the pipeline's vmu.  Values reached by interior
+	 * pointers: walked from a work list, each (address, type) once; the
+	 * visited set is bounded. */
+	struct ival { uint64_t addr; gh_type_id id; } *vals LINE;
 	size_t nvals, capvals;
 	uint64_t *vseen;   /* open addressing set of addr ^ id hashes; 0 empty */
 	size_t vcap, vcount;
 };
 
+/* The walker (the calling thread) fills proposal buffers and queues them;
+ * the applier sorts each and applies it, in queue order.  The applier is
+ * the only one to write object types and set pending bits, the walker the
+ * only one to read core memory, intern types and clear pending bits; both
+ * reach the interior-value list under vmu.  The walker calls apply itself
+ * only while the applier is idle (pipe_quiesce). */
+#define NBUF 3
+struct pipeline {
+	pthread_t thread;
+	pthread_mutex_t mu, vmu;
+	pthread_cond_t work, idle; /* the applier waits on work, the walker on idle */
+	uint64_t *queue[NBUF];
+	size_t qn[NBUF];
+	unsigned qhead, qlen;
+	uint64_t *spare[NBUF];     /* empty buffers */
+	unsigned nspare;
+	uint64_t *scratch;         /* the applier's sort buffer */
+	uint64_t *small[2];        /* the walker's, for what it applies itself */
+	bool busy, stop;
+};
+
 static uint64_t g_types_base(struct typer *k);
+static void push_value_locked(struct typer *k, uint64_t p, gh_type_id id);
+static void flush(struct typer *k);
 
 static const struct gh_type *ty(struct typer *k, gh_type_id id)
 {
 	return gh_type_get(k->T, id);
 }
 
-/* The span containing a, trying the last one first. */
-static const struct gh_span *span_at(struct typer *k, uint64_t a)
+/* The span containing a, trying the last one found (*memo) first. */
+static const struct gh_span *span_at(struct typer *k, const struct gh_span **memo, uint64_t a)
 {
-	if (k->span && gh_span_covers(k->span, a))
-		return k->span;
+	if (*memo && gh_span_covers(*memo, a))
+		return *memo;
 	const struct gh_span *s = gh_heap_span_of(k->h, a);
 	if (s)
-		k->span = s;
+		*memo = s;
 	return s;
+}
+
+static uint32_t type_of(const struct gh_object *o)
+{
+	return __atomic_load_n(&o->type, __ATOMIC_RELAXED);
+}
+
+/* Sets an object's type; the pending bit set next publishes it. */
+static void set_type(struct gh_object *o, gh_type_id id)
+{
+	__atomic_store_n(&o->type, id, __ATOMIC_RELAXED);
+}
+
+/* Publishes the pending bits gathered for one word of the bit set (the
+ * applier works in address order, so a word's objects come together). */
+static void push_flush(struct typer *k)
+{
+	uint64_t bits = k->acc_bits, w = k->acc_word, sbit = 1ull << (w % 64);
+	if (!bits)
+		return;
+	k->acc_bits = 0;
+	if (!k->pl) {
+		size_t added = (size_t)__builtin_popcountll(bits & ~k->pending[w]);
+		k->pending[w] |= bits;
+		k->summary[w / 64] |= sbit;
+		k->npending += added;
+		return;
+	}
+	/* The walker takes words meanwhile (take_pending). */
+	uint64_t old = __atomic_fetch_or(&k->pending[w], bits, __ATOMIC_SEQ_CST);
+	size_t added = (size_t)__builtin_popcountll(bits & ~old);
+	if (!added)
+		return;
+	if (!(__atomic_load_n(&k->summary[w / 64], __ATOMIC_SEQ_CST) & sbit))
+		__atomic_fetch_or(&k->summary[w / 64], sbit, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&k->npending, added, __ATOMIC_RELEASE);
 }
 
 static void push(struct typer *k, uint32_t obj)
 {
-	uint64_t bit = 1ull << (obj % 64);
-	if (k->pending[obj / 64] & bit)
-		return;
-	k->pending[obj / 64] |= bit;
-	k->summary[obj / 4096] |= 1ull << (obj / 64 % 64);
-	k->npending++;
+	if (k->acc_bits && k->acc_word != obj / 64)
+		push_flush(k);
+	k->acc_word = obj / 64;
+	k->acc_bits |= 1ull << (obj % 64);
 }
 
-/* The first pending object at or after obj; UINT32_MAX if none. */
-static uint32_t next_pending(struct typer *k, uint32_t obj)
+static size_t npending(struct typer *k)
 {
-	size_t w = obj / 64;
+	return __atomic_load_n(&k->npending, __ATOMIC_ACQUIRE);
+}
+
+/* The first word of the pending set at or after word w that has a bit set;
+ * SIZE_MAX if none. */
+static size_t next_pending(struct typer *k, size_t w)
+{
 	if (w >= k->nwords)
-		return UINT32_MAX;
-	uint64_t bits = k->pending[w] & (~0ull << (obj % 64));
-	if (bits)
-		return (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+		return SIZE_MAX;
+	if (__atomic_load_n(&k->pending[w], __ATOMIC_RELAXED))
+		return w;
 	for (size_t s = (w + 1) / 64, first = (w + 1) % 64; s * 64 < k->nwords; s++, first = 0) {
-		uint64_t sb = k->summary[s] & (~0ull << first);
+		uint64_t sb = __atomic_load_n(&k->summary[s], __ATOMIC_RELAXED) & (~0ull << first);
 		while (sb) {
 			size_t ww = s * 64 + (size_t)__builtin_ctzll(sb);
-			if (k->pending[ww])
-				return (uint32_t)(ww * 64 + (size_t)__builtin_ctzll(k->pending[ww]));
-			k->summary[s] &= ~(1ull << (ww % 64)); /* emptied since: forget it */
+			uint64_t pw = __atomic_load_n(&k->pending[ww], __ATOMIC_SEQ_CST), sbit = 1ull << (ww % 64);
+			if (!pw) { /* emptied since: forget it, unless the applier refilled it meanwhile */
+				__atomic_fetch_and(&k->summary[s], ~sbit, __ATOMIC_SEQ_CST);
+				if ((pw = __atomic_load_n(&k->pending[ww], __ATOMIC_SEQ_CST)))
+					__atomic_fetch_or(&k->summary[s], sbit, __ATOMIC_SEQ_CST);
+			}
+			if (pw)
+				return ww;
 			sb &= sb - 1;
 		}
 	}
-	return UINT32_MAX;
+	return SIZE_MAX;
+}
+
+/* Takes word w's objects off the pending set; returns their bits. */
+static uint64_t take_pending(struct typer *k, size_t w)
+{
+	uint64_t bits;
+	if (k->pl) {
+		bits = __atomic_exchange_n(&k->pending[w], 0, __ATOMIC_ACQ_REL);
+		__atomic_fetch_sub(&k->npending, (size_t)__builtin_popcountll(bits), __ATOMIC_RELAXED);
+	} else {
+		bits = k->pending[w];
+		k->pending[w] = 0;
+		k->npending -= (size_t)__builtin_popcountll(bits);
+	}
+	return bits;
 }
 
 /* Whether generic is the runtime struct behind values of the channel or map
@@ -158,6 +273,30 @@ static bool compatible(struct typer *k, const struct gh_type *a, const struct gh
 		a = f;
 	}
 	return false;
+}
+
+/* A total order on the types proposed for one object, so that the one it
+ * keeps does not depend on the order the proposals came in (the applier
+ * runs beside the walker): the bigger value first (a tiny block holds
+ * several), then a named type before an unnamed one, then the lower
+ * descriptor address. */
+static bool preferred(const struct gh_type *a, const struct gh_type *b)
+{
+	if (a->size != b->size)
+		return a->size > b->size;
+	bool na = strchr(a->name, '.') != NULL, nb = strchr(b->name, '.') != NULL;
+	if (na != nb)
+		return na;
+	return a->addr < b->addr;
+}
+
+/* The same for a tiny block, which holds no pointers: a pointer-free type
+ * before one with pointers. */
+static bool tiny_preferred(const struct gh_type *a, const struct gh_type *b)
+{
+	if (!a->ptrdata != !b->ptrdata)
+		return !a->ptrdata;
+	return preferred(a, b);
 }
 
 static uint64_t vkey(uint64_t addr, gh_type_id id)
@@ -206,8 +345,47 @@ static bool seen_value(struct typer *k, uint64_t p, gh_type_id id)
 	return false;
 }
 
+static void lock_values(struct typer *k)
+{
+	if (k->pl)
+		pthread_mutex_lock(&k->pl->vmu);
+}
+
+static void unlock_values(struct typer *k)
+{
+	if (k->pl)
+		pthread_mutex_unlock(&k->pl->vmu);
+}
+
+/* seen_value for either thread. */
+static bool seen_value_locked(struct typer *k, uint64_t p, gh_type_id id)
+{
+	lock_values(k);
+	bool seen = seen_value(k, p, id);
+	unlock_values(k);
+	return seen;
+}
+
+/* The next queued interior value; false if none. */
+static bool next_value(struct typer *k, size_t *vi, struct ival *v)
+{
+	lock_values(k);
+	bool any = *vi < k->nvals;
+	if (any)
+		*v = k->vals[(*vi)++];
+	unlock_values(k);
+	return any;
+}
+
 /* Queues the value of type id at interior address p for walking. */
 static void push_value(struct typer *k, uint64_t p, gh_type_id id)
+{
+	lock_values(k);
+	push_value_locked(k, p, id);
+	unlock_values(k);
+}
+
+static void push_value_locked(struct typer *k, uint64_t p, gh_type_id id)
 {
 	if (seen_value(k, p, id))
 		return;
@@ -228,7 +406,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 	const struct gh_type *t = ty(k, id);
 	if (!t || !t->size)
 		return;
-	const struct gh_span *sp = span_at(k, p);
+	const struct gh_span *sp = span_at(k, &k->aspan, p);
 	struct gh_object *o = sp ? (struct gh_object *)gh_span_find(k->h, sp, p) : NULL;
 	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
 		return;
@@ -241,8 +419,9 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		 * but the value it points at has its type: walk that value.
 		 * Small pointer-free values share tiny-allocator blocks: such a
 		 * pointer types the block. */
-		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 && !o->type) {
-			o->type = id;
+		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 &&
+		    (!o->type || (o->type != id && tiny_preferred(t, ty(k, o->type))))) {
+			set_type(o, id);
 			push(k, (uint32_t)(o - k->h->objs));
 		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + osize) {
 			push_value(k, p, id);
@@ -253,41 +432,228 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		/* The runtime's own header struct (from a runtime local such as
 		 * chanrecv's c *hchan) and the user's channel or map type name
 		 * the same object: keep the more telling one, walk it again. */
-		o->type = id;
+		set_type(o, id);
 		push(k, (uint32_t)(o - k->h->objs));
 		return;
 	}
+	if (o->type == id)
+		return;
 	if (o->type) {
 		const struct gh_type *cur = ty(k, o->type);
-		if (o->type != id && strcmp(cur->name, t->name) && !tiny && !header_of(t, cur) &&
-		    !compatible(k, cur, t) && !compatible(k, t, cur)) {
+		if (strcmp(cur->name, t->name) && !tiny && !header_of(t, cur) && !compatible(k, cur, t) &&
+		    !compatible(k, t, cur)) {
 			if (k->st->conflicts++ < 5)
 				gh_heap_warn(k->h, "type conflict at 0x%llx: typed %s, a pointer says %s",
 					     (unsigned long long)gh_obj_addr(o), cur->name, t->name);
+			return;
+		}
+		/* Two names for one object: the preferred one, whatever order
+		 * they came in, but never over a type the runtime recorded, nor
+		 * a runtime struct over the user's type. */
+		if (!header_of(t, cur) && sp->ptrmode != GH_PTR_HEADER && sp->ptrmode != GH_PTR_LARGE_TYPE &&
+		    (tiny ? tiny_preferred(t, cur) : preferred(t, cur))) {
+			set_type(o, id);
+			push(k, (uint32_t)(o - k->h->objs));
 		}
 		return;
 	}
-	o->type = id;
+	set_type(o, id);
 	push(k, (uint32_t)(o - k->h->objs));
 }
 
-/* Applies the batched proposals in address order. */
+/* Starts loading the object record a proposal for p will touch: proposals
+ * come sorted, but spread over the whole heap, so consecutive ones are
+ * objects apart and the record is a cache miss the hardware does not
+ * predict.  Only for spans whose slots are all objects, where the record's
+ * place is arithmetic (no search). */
+#define AHEAD 16
+static void prefetch_target(struct typer *k, uint64_t p)
+{
+	uint32_t si = gh_heap_page_span(k->h, p);
+	if (si == UINT32_MAX)
+		return;
+	const struct gh_span *s = &k->h->spans[si];
+	if (s->nobjs == s->nelems && gh_span_covers(s, p))
+		__builtin_prefetch(&k->h->objs[s->first + (p - s->base) / s->elemsize], 1);
+}
+
+/* Sorts n proposals by address and applies them in that order. */
+static void apply_batch(struct typer *k, uint64_t **b, uint64_t **scratch, size_t n)
+{
+	gh_radix_sort(b, scratch, n, TYPE_BITS + PAGE_BITS);
+	const uint64_t *v = *b;
+	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n)
+			prefetch_target(k, k->heap_lo + (v[i + AHEAD] >> TYPE_BITS));
+		apply(k, k->heap_lo + (v[i] >> TYPE_BITS), (gh_type_id)(v[i] & ((1u << TYPE_BITS) - 1)));
+	}
+	push_flush(k);
+}
+
+/* ---- the applier thread ------------------------------------------------ */
+
+static void *applier(void *arg)
+{
+	struct typer *k = arg;
+	struct pipeline *pl = k->pl;
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		while (!pl->qlen && !pl->stop)
+			pthread_cond_wait(&pl->work, &pl->mu);
+		if (!pl->qlen)
+			break;
+		uint64_t *b = pl->queue[pl->qhead];
+		size_t n = pl->qn[pl->qhead];
+		pl->qhead = (pl->qhead + 1) % NBUF;
+		pl->qlen--;
+		pl->busy = true;
+		pthread_mutex_unlock(&pl->mu);
+		apply_batch(k, &b, &pl->scratch, n);
+		pthread_mutex_lock(&pl->mu);
+		pl->spare[pl->nspare++] = b;
+		pl->busy = false;
+		pthread_cond_broadcast(&pl->idle);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return NULL;
+}
+
+static void pipe_free(struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->nspare; i++)
+		free(pl->spare[i]);
+	free(pl->scratch);
+	free(pl->small[0]);
+	free(pl->small[1]);
+	pthread_mutex_destroy(&pl->mu);
+	pthread_mutex_destroy(&pl->vmu);
+	pthread_cond_destroy(&pl->work);
+	pthread_cond_destroy(&pl->idle);
+	free(pl);
+}
+
+/* Starts the applier when there is a second CPU and work enough to share;
+ * otherwise (or when a buffer or the thread cannot be had) typing stays on
+ * this thread.  The buffers take what the one-thread batch takes. */
+static void pipe_start(struct typer *k)
+{
+	if (gh_threads() < 2 || k->h->nobjs < (1u << 12))
+		return;
+	if (k->batch) { /* proposals of the seeds: applied first, here */
+		flush(k);
+		free(k->batch);
+		free(k->scratch);
+		k->batch = k->scratch = NULL;
+	}
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+	if (!pl)
+		return;
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_mutex_init(&pl->vmu, NULL);
+	pthread_cond_init(&pl->work, NULL);
+	pthread_cond_init(&pl->idle, NULL);
+	bool ok = (pl->scratch = malloc(PIPE_BATCH * sizeof(uint64_t))) &&
+		  (pl->small[0] = malloc(SMALL_BATCH * sizeof(uint64_t))) &&
+		  (pl->small[1] = malloc(SMALL_BATCH * sizeof(uint64_t)));
+	for (; ok && pl->nspare < NBUF; pl->nspare++)
+		ok = (pl->spare[pl->nspare] = malloc(PIPE_BATCH * sizeof(uint64_t))) != NULL;
+	k->pl = pl;
+	if (!ok || !gh_thread_start(&pl->thread, applier, k)) {
+		k->pl = NULL;
+		pipe_free(pl);
+		return;
+	}
+	k->batch = pl->spare[--pl->nspare];
+	k->nbatch = 0;
+}
+
+/* Whether the applier has queued or unfinished work. */
+static bool pipe_active(struct typer *k)
+{
+	struct pipeline *pl = k->pl;
+	pthread_mutex_lock(&pl->mu);
+	bool active = pl->qlen || pl->busy;
+	pthread_mutex_unlock(&pl->mu);
+	return active;
+}
+
+/* Waits until the applier has applied every queued proposal: then this
+ * thread may apply too. */
+static void pipe_quiesce(struct typer *k)
+{
+	struct pipeline *pl = k->pl;
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->mu);
+	while (pl->qlen || pl->busy)
+		pthread_cond_wait(&pl->idle, &pl->mu);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/* Queues the walker's buffer for the applier and takes an empty one. */
+static void pipe_submit(struct typer *k)
+{
+	struct pipeline *pl = k->pl;
+	pthread_mutex_lock(&pl->mu);
+	while (!pl->nspare)
+		pthread_cond_wait(&pl->idle, &pl->mu);
+	unsigned tail = (pl->qhead + pl->qlen) % NBUF;
+	pl->queue[tail] = k->batch;
+	pl->qn[tail] = k->nbatch;
+	pl->qlen++;
+	k->batch = pl->spare[--pl->nspare];
+	k->nbatch = 0;
+	pthread_cond_signal(&pl->work);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static void pipe_stop(struct typer *k)
+{
+	struct pipeline *pl = k->pl;
+	if (!pl)
+		return;
+	pthread_mutex_lock(&pl->mu);
+	pl->stop = true;
+	pthread_cond_signal(&pl->work);
+	pthread_mutex_unlock(&pl->mu);
+	pthread_join(pl->thread, NULL);
+	k->pl = NULL;
+	pl->spare[pl->nspare++] = k->batch;
+	k->batch = NULL;
+	k->nbatch = 0;
+	pipe_free(pl);
+}
+
+/* Applies the batched proposals: on the applier, or here. */
 static void flush(struct typer *k)
 {
+	struct pipeline *pl = k->pl;
+	if (pl && k->nbatch > SMALL_BATCH) {
+		pipe_submit(k);
+		return;
+	}
+	if (pl) {
+		size_t n = k->nbatch;
+		k->nbatch = 0;
+		pipe_quiesce(k);
+		memcpy(pl->small[0], k->batch, n * sizeof(*k->batch));
+		apply_batch(k, &pl->small[0], &pl->small[1], n);
+		return;
+	}
 	size_t n = k->nbatch;
 	k->nbatch = 0;
-	gh_radix_sort(&k->batch, &k->scratch, n, TYPE_BITS + PAGE_BITS);
-	for (size_t i = 0; i < n; i++)
-		apply(k, k->heap_lo + (k->batch[i] >> TYPE_BITS), (gh_type_id)(k->batch[i] & ((1u << TYPE_BITS) - 1)));
+	apply_batch(k, &k->batch, &k->scratch, n);
 }
 
 /* Proposes type id for the object that starts exactly at p. */
 static void assign(struct typer *k, uint64_t p, gh_type_id id)
 {
-	if (!p || !id)
+	if (!p || !id || p < k->heap_lo) /* below the first span: not a heap object */
 		return;
-	if (p < k->heap_lo || (p - k->heap_lo) >> (64 - TYPE_BITS) || id >> TYPE_BITS) {
-		apply(k, p, id); /* not in the heap, or too far to pack: rare */
+	if ((p - k->heap_lo) >> (64 - TYPE_BITS) || id >> TYPE_BITS) {
+		pipe_quiesce(k);
+		apply(k, p, id); /* too far to pack: rare */
+		push_flush(k);
 		return;
 	}
 	if (!k->batch) {
@@ -302,7 +668,7 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 		}
 	}
 	k->batch[k->nbatch++] = (p - k->heap_lo) << TYPE_BITS | id;
-	if (k->nbatch == BATCH)
+	if (k->nbatch == (k->pl ? PIPE_BATCH : BATCH))
 		flush(k);
 }
 
@@ -340,7 +706,7 @@ static void assign_values(struct typer *k, uint64_t p, gh_type_id id)
 		return;
 	}
 	const struct gh_object *o = p ? gh_heap_find(k->h, p) : NULL;
-	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || seen_value(k, p, id))
+	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || seen_value_locked(k, p, id))
 		return;
 	for (uint64_t a = p, end = gh_obj_addr(o) + gh_obj_size(k->h, o); a + 8 <= end; a += 8)
 		walk(k, a, id, 1);
@@ -566,6 +932,7 @@ static void type_map_headers(struct typer *k)
 				continue;
 			bool untyped = !o->type;
 			apply(k, gh_obj_addr(o), id); /* now, not batched: its result is read next */
+			push_flush(k);
 			if (untyped && o->type == id && k->shaped)
 				k->st->from_map_shapes++;
 			else if (untyped && o->type == id)
@@ -753,11 +1120,12 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
  * type (a slice's backing array, make([]T, n) with a header type T). */
 static void walk_object(struct typer *k, const struct gh_object *o)
 {
-	const struct gh_type *t = ty(k, o->type);
+	gh_type_id id = type_of(o);
+	const struct gh_type *t = ty(k, id);
 	if (!t || !t->ptrdata || !t->size)
 		return;
 	uint64_t a = gh_obj_addr(o), buf;
-	const struct gh_span *s = span_at(k, a);
+	const struct gh_span *s = span_at(k, &k->span, a);
 	if (!s)
 		return;
 	uint64_t size = gh_span_obj_size(k->h, s);
@@ -780,7 +1148,7 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 		return;
 	}
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
-		walk(k, a + off, o->type, 0);
+		walk(k, a + off, id, 0);
 	k->vbase = k->vend = 0;
 }
 
@@ -930,26 +1298,29 @@ static gh_type_id by_name(struct typer *k, const char *name)
  * makes pending behind the sweep waits for the next one. */
 static void drain(struct typer *k, size_t *vi)
 {
-	uint32_t at = 0, i = UINT32_MAX; /* i: the next object of the sweep */
+	size_t at = 0; /* the sweep's next word */
+	struct ival v;
 	for (;;) {
-		if (i == UINT32_MAX && k->npending)
-			i = next_pending(k, at);
-		if (i != UINT32_MAX) {
-			k->pending[i / 64] &= ~(1ull << (i % 64));
-			k->npending--;
-			at = i + 1;
-			uint32_t next = next_pending(k, at);
-			if (next != UINT32_MAX)
-				prefetch_object(k, next);
-			walk_object(k, &k->h->objs[i]);
-			i = next;
-		} else if (k->npending) {
+		size_t w = npending(k) ? next_pending(k, at) : SIZE_MAX;
+		if (w != SIZE_MAX) {
+			at = w + 1;
+			for (uint64_t bits = take_pending(k, w); bits; bits &= bits - 1) {
+				uint32_t i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+				uint64_t rest = bits & (bits - 1);
+				if (rest)
+					prefetch_object(k, (uint32_t)(w * 64 + (size_t)__builtin_ctzll(rest)));
+				walk_object(k, &k->h->objs[i]);
+			}
+		} else if (npending(k)) {
 			at = 0; /* what was made pending behind the sweep */
-		} else if (*vi < k->nvals) {
-			struct ival v = k->vals[(*vi)++];
+		} else if (next_value(k, vi, &v)) {
 			walk(k, v.addr, v.id, 0);
 		} else if (k->nbatch) {
 			flush(k);
+		} else if (k->pl && pipe_active(k)) {
+			/* What the applier types becomes pending: look again soon. */
+			struct timespec pause = { 0, 20000 };
+			nanosleep(&pause, NULL);
 		} else {
 			break;
 		}
@@ -1006,6 +1377,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 			st->from_headers++;
 		}
 	}
+	pipe_start(&k);
 	/* Then walked in address order, reading the heap front to back. */
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
@@ -1020,9 +1392,11 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	size_t vi = 0;
 	drain(&k, &vi);
 	/* Then the map headers nothing typed reached, by their buckets, and
-	 * what their entries reach. */
+	 * what their entries reach.  The applier is idle (drain waited for it):
+	 * these are applied here, one by one. */
 	type_map_headers(&k);
 	drain(&k, &vi);
+	pipe_stop(&k);
 	free(k.batch);
 	free(k.scratch);
 	free(k.pending);
