@@ -96,6 +96,9 @@ struct typer {
 	 * being checked was typed that way. */
 	struct gh_map_shapes *shapes;
 	bool shaped;
+	struct plan **plans; /* by type id: how to walk a value (walk plans) */
+	size_t nplans;
+	struct plan_builder *builder;
 
 	/* Either thread, under the pipeline's vmu.  Values reached by interior
 	 * pointers: walked from a work list, each (address, type) once; the
@@ -1116,6 +1119,191 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 	}
 }
 
+/* ---- walk plans ---------------------------------------------------------
+ *
+ * walk() interprets a type at every value; objects of one type are walked
+ * millions of times, so each type's walk is flattened once into a plan: the
+ * pointer-bearing words at fixed offsets, with what each proposes.  What a
+ * plan cannot say in a word or two (interfaces, funcs, map and channel
+ * elements, long arrays) stays a call to walk() for that part. */
+enum plan_op {
+	OP_PTR,    /* *T: propose T for the pointee */
+	OP_STRING, /* string: its bytes are uint8s (when the length is not 0) */
+	OP_SLICE,  /* []T: the backing array holds Ts (when the capacity is not 0) */
+	OP_HEADER, /* map or chan value: the header has the map or chan type */
+	OP_UNSAFE, /* unsafe.Pointer whose pointee a standard layout names */
+	OP_WALK,   /* anything else: walk() the part */
+};
+
+struct op {
+	uint32_t off;
+	uint8_t kind;   /* enum plan_op */
+	uint8_t depth;  /* for OP_WALK: the nesting walk() would be at */
+	gh_type_id id;
+};
+
+struct plan {
+	uint32_t n;
+	struct op ops[];
+};
+
+#define PLAN_MAX 256   /* ops in one plan; a bigger type is walked part by part */
+#define ARRAY_INLINE 64 /* ops an array may expand to before it is walked instead */
+
+struct plan_builder {
+	struct op ops[PLAN_MAX];
+	uint32_t n;
+	bool full;
+};
+
+static void plan_add(struct plan_builder *b, uint64_t off, enum plan_op kind, gh_type_id id, int depth)
+{
+	if (b->n == PLAN_MAX || off > UINT32_MAX) {
+		b->full = true;
+		return;
+	}
+	b->ops[b->n++] = (struct op){ (uint32_t)off, (uint8_t)kind, (uint8_t)depth, id };
+}
+
+/* Appends the ops of a value of type id at off, as walk(k, a + off, id,
+ * depth) would act on it. */
+static void plan_value(struct typer *k, struct plan_builder *b, uint64_t off, gh_type_id id, int depth)
+{
+	const struct gh_type *t = ty(k, id), *e;
+	if (!t || !t->ptrdata || depth > MAX_DEPTH || b->full)
+		return;
+	switch (t->kind) {
+	case GH_KIND_POINTER:
+	case GH_KIND_SLICE:
+		/* assign_values walks an array of maps or channels value by value. */
+		e = ty(k, t->elem);
+		if (e && (e->kind == GH_KIND_MAP || e->kind == GH_KIND_CHAN))
+			plan_add(b, off, OP_WALK, id, depth);
+		else
+			plan_add(b, off, t->kind == GH_KIND_POINTER ? OP_PTR : OP_SLICE, t->elem, depth);
+		break;
+	case GH_KIND_STRING:
+		plan_add(b, off, OP_STRING, k->u8, depth);
+		break;
+	case GH_KIND_ARRAY: {
+		e = ty(k, t->elem);
+		if (!e || !e->ptrdata || !e->size)
+			break;
+		uint32_t at = b->n;
+		for (uint64_t i = 0; i < t->len && (i + 1) * e->size <= t->size && !b->full; i++) {
+			plan_value(k, b, off + i * e->size, t->elem, depth + 1);
+			if (b->n - at > ARRAY_INLINE) {
+				b->n = at;
+				plan_add(b, off, OP_WALK, id, depth);
+				break;
+			}
+		}
+		break;
+	}
+	case GH_KIND_STRUCT:
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			const struct gh_type *ft = ty(k, t->fields[i].type);
+			if (ft && ft->kind == GH_KIND_UNSAFE_POINTER) {
+				gh_type_id to = unsafe_pointee(k, id, t, i);
+				if (to)
+					plan_add(b, off + t->fields[i].offset, OP_UNSAFE, to, depth);
+			} else {
+				plan_value(k, b, off + t->fields[i].offset, t->fields[i].type, depth + 1);
+			}
+		}
+		break;
+	case GH_KIND_MAP:
+	case GH_KIND_CHAN:
+		plan_add(b, off, OP_HEADER, id, depth);
+		break;
+	case GH_KIND_INTERFACE:
+	case GH_KIND_FUNC:
+		plan_add(b, off, OP_WALK, id, depth);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The plan of type id, made on first use (NULL: walk() it instead). */
+static const struct plan *plan_of(struct typer *k, gh_type_id id)
+{
+	if (id >= k->nplans) {
+		size_t n = k->nplans ? k->nplans : 256;
+		while (n <= id)
+			n *= 2;
+		struct plan **np = realloc(k->plans, n * sizeof(*np));
+		if (!np)
+			return NULL;
+		memset(np + k->nplans, 0, (n - k->nplans) * sizeof(*np));
+		k->plans = np;
+		k->nplans = n;
+	}
+	if (!k->plans[id]) {
+		struct plan_builder *b = k->builder;
+		if (!b && !(b = k->builder = malloc(sizeof(*b))))
+			return NULL;
+		b->n = 0;
+		b->full = false;
+		plan_value(k, b, 0, id, 0);
+		if (b->full) {
+			b->n = 0;
+			b->full = false;
+			plan_add(b, 0, OP_WALK, id, 0);
+		}
+		struct plan *pl = malloc(sizeof(*pl) + b->n * sizeof(pl->ops[0]));
+		if (!pl)
+			return NULL;
+		pl->n = b->n;
+		memcpy(pl->ops, b->ops, b->n * sizeof(pl->ops[0]));
+		k->plans[id] = pl;
+	}
+	return k->plans[id];
+}
+
+/* The word at a + off: from the object's mapped bytes when a value of
+ * size bytes at a lies in them. */
+static bool word(struct typer *k, const uint8_t *data, uint64_t a, uint32_t off, uint64_t *v)
+{
+	if (data) {
+		memcpy(v, data + off, 8);
+		return true;
+	}
+	return rd(k, a + off, v);
+}
+
+/* Does to the value at a what walk(k, a, id, 0) does, by id's plan. */
+static void run_plan(struct typer *k, const struct plan *pl, uint64_t a, uint64_t size)
+{
+	const uint8_t *data = a >= k->vbase && a < k->vend && k->vend - a >= size ? k->vdata + (a - k->vbase) : NULL;
+	for (uint32_t i = 0; i < pl->n; i++) {
+		const struct op *op = &pl->ops[i];
+		uint64_t w0, w1;
+		switch (op->kind) {
+		case OP_PTR:
+		case OP_HEADER:
+			if (word(k, data, a, op->off, &w0))
+				assign(k, w0, op->id);
+			break;
+		case OP_STRING:
+			if (word(k, data, a, op->off, &w0) && word(k, data, a, op->off + 8, &w1) && w1)
+				assign(k, w0, op->id);
+			break;
+		case OP_SLICE:
+			if (word(k, data, a, op->off, &w0) && word(k, data, a, op->off + 16, &w1) && w1)
+				assign(k, w0, op->id);
+			break;
+		case OP_UNSAFE:
+			if (word(k, data, a, op->off, &w0))
+				assign(k, w0, trie_node(k, op->id, w0));
+			break;
+		default:
+			walk(k, a + op->off, op->id, op->depth);
+			break;
+		}
+	}
+}
+
 /* Walks every element of a typed object: an object may be an array of its
  * type (a slice's backing array, make([]T, n) with a header type T). */
 static void walk_object(struct typer *k, const struct gh_object *o)
@@ -1147,8 +1335,12 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 			assign_values(k, buf, t->elem);
 		return;
 	}
+	const struct plan *pl = plan_of(k, id);
 	for (uint64_t off = 0; off + t->size <= size; off += t->size)
-		walk(k, a + off, id, 0);
+		if (pl)
+			run_plan(k, pl, a + off, t->size);
+		else
+			walk(k, a + off, id, 0);
 	k->vbase = k->vend = 0;
 }
 
@@ -1405,6 +1597,10 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	free(k.vseen);
 	free(k.closures);
 	gh_map_shapes_free(k.shapes);
+	for (size_t i = 0; i < k.nplans; i++)
+		free(k.plans[i]);
+	free(k.plans);
+	free(k.builder);
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		uint64_t size = gh_span_obj_size(h, s);
