@@ -40,12 +40,6 @@ void gh_dwarf_close(struct gh_dwarf *d)
 	free(d);
 }
 
-static bool indexed_tag(int tag)
-{
-	return tag == DW_TAG_structure_type || tag == DW_TAG_variable || tag == DW_TAG_constant ||
-	       tag == DW_TAG_typedef || tag == DW_TAG_subprogram;
-}
-
 struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out)
 {
 	*out = NULL;
@@ -71,7 +65,7 @@ struct gh_error *gh_dwarf_open(Elf *elf, struct gh_dwarf **out)
 				do {
 					int tag = dwarf_tag(&child);
 					const char *name = dwarf_diename(&child);
-					if (!name || !indexed_tag(tag))
+					if (!name)
 						continue;
 					if (d->n == d->cap) {
 						size_t nc = d->cap ? d->cap * 2 : 4096;
@@ -108,6 +102,20 @@ size_t gh_dwarf_count(const struct gh_dwarf *d)
 	return d ? d->n : 0;
 }
 
+/* Index of the first entry named name (d->n if none sorts after it). */
+static size_t first_named(const struct gh_dwarf *d, const char *name)
+{
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(d->ents[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* First DIE named exactly name[0..len) with the given tag. */
 static bool lookup1(struct gh_dwarf *d, const char *name, size_t len, int tag, Dwarf_Die *die)
 {
@@ -116,15 +124,7 @@ static bool lookup1(struct gh_dwarf *d, const char *name, size_t len, int tag, D
 		return false;
 	memcpy(buf, name, len);
 	buf[len] = 0;
-	size_t lo = 0, hi = d->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(d->ents[mid].name, buf) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < d->n && !strcmp(d->ents[lo].name, buf); lo++)
+	for (size_t lo = first_named(d, buf); lo < d->n && !strcmp(d->ents[lo].name, buf); lo++)
 		if (d->ents[lo].tag == tag && dwarf_offdie(d->dw, d->ents[lo].off, die))
 			return true;
 	return false;
@@ -321,22 +321,14 @@ bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *
 	if ((lookup1(d, name, len, DW_TAG_structure_type, &die) || lookup1(d, name, len, DW_TAG_typedef, &die)) &&
 	    die_runtime_type(die, off))
 		return true;
-	/* Pointer, base, array and other type DIEs are not in the name index:
-	 * scan the top level of every compile unit. */
-	Dwarf_Off cuoff = 0, next;
-	size_t hsize;
-	while (dwarf_nextcu(d->dw, cuoff, &next, &hsize, NULL, NULL, NULL) == 0) {
-		Dwarf_Die cu, child;
-		if (dwarf_offdie(d->dw, cuoff + hsize, &cu) && dwarf_child(&cu, &child) == 0) {
-			do {
-				const char *n = dwarf_diename(&child);
-				if (n && !strcmp(n, name) && dwarf_tag(&child) != DW_TAG_variable &&
-				    dwarf_tag(&child) != DW_TAG_constant && dwarf_tag(&child) != DW_TAG_subprogram &&
-				    die_runtime_type(child, off))
-					return true;
-			} while (dwarf_siblingof(&child, &child) == 0);
-		}
-		cuoff = next;
+	/* Then pointer, base, array and other type DIEs of that name, in
+	 * DWARF order (the index sorts equal names by offset). */
+	for (size_t i = first_named(d, name); i < d->n && !strcmp(d->ents[i].name, name); i++) {
+		int tag = d->ents[i].tag;
+		if (tag != DW_TAG_variable && tag != DW_TAG_constant && tag != DW_TAG_subprogram &&
+		    tag != DW_TAG_structure_type && tag != DW_TAG_typedef && dwarf_offdie(d->dw, d->ents[i].off, &die) &&
+		    die_runtime_type(die, off))
+			return true;
 	}
 	return false;
 }
@@ -344,7 +336,8 @@ bool gh_dwarf_type_runtime_type(struct gh_dwarf *d, const char *name, uint64_t *
 void gh_dwarf_foreach_variable(struct gh_dwarf *d, gh_dwarf_var_fn fn, void *arg)
 {
 	for (size_t i = 0; d && i < d->n; i++) {
-		if (d->ents[i].tag != DW_TAG_variable || (i && !strcmp(d->ents[i - 1].name, d->ents[i].name)))
+		if (d->ents[i].tag != DW_TAG_variable ||
+		    (i && d->ents[i - 1].tag == DW_TAG_variable && !strcmp(d->ents[i - 1].name, d->ents[i].name)))
 			continue;
 		uint64_t addr;
 		if (!gh_dwarf_variable(d, d->ents[i].name, &addr))
