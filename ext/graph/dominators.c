@@ -77,11 +77,18 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 }
 
 /* The preorder number of edge e's target, prefetching that of the edge
- * AHEAD further on: the reversal's passes read them at random. */
-static inline uint32_t target_num(const struct gh_graph *g, const uint32_t *dfnum, uint32_t e)
+ * AHEAD further on, and the entry of at[] that the edge AHEAD / 2 further
+ * on will touch (its number was prefetched AHEAD / 2 edges ago): the
+ * reversal's passes read both at random. */
+static inline uint32_t target_num(const struct gh_graph *g, const uint32_t *dfnum, const uint32_t *at, uint32_t e)
 {
 	if (e + AHEAD < g->nedges)
 		__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
+	if (e + AHEAD / 2 < g->nedges) {
+		uint32_t j = dfnum[g->adj[e + AHEAD / 2]];
+		if (j != NONE)
+			__builtin_prefetch(&at[j + 1]);
+	}
 	return dfnum[g->adj[e]];
 }
 
@@ -102,7 +109,7 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t j = target_num(g, dfnum, e);
+			uint32_t j = target_num(g, dfnum, t->poff, e);
 			if (i > j)
 				t->poff[j + 1]++;
 			else if (i < t->semi[j])
@@ -121,7 +128,7 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 		if (i == NONE)
 			continue;
 		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t j = target_num(g, dfnum, e);
+			uint32_t j = target_num(g, dfnum, t->poff, e);
 			if (i > j)
 				t->preds[--t->poff[j + 1]] = i;
 		}
@@ -170,6 +177,11 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	gh_advise_huge(t.semi, nv * sizeof(uint32_t));
 	memset(dfnum, 0xff, nv * sizeof(*dfnum));
 	dfs(g, &t, dfnum, t.semi, t.ancestor);
+	if (!(g->reach = calloc(nv / 8 + 1, 1)))
+		goto out;
+	for (uint32_t v = 0; v < nv; v++)
+		if (dfnum[v] != NONE)
+			g->reach[v / 8] |= (uint8_t)(1u << (v % 8));
 	if ((err = reverse(g, &t, dfnum)))
 		goto out;
 	free(dfnum);
@@ -218,9 +230,22 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 		goto out;
 	for (uint32_t w = 1; w < t.n; w++)
 		g->idom[t.vertex[w]] = t.vertex[idom[w]];
+	/* Own sizes first, span by span (no lookup per object), then each
+	 * vertex's total into its dominator's, children before parents. */
+	const struct gh_heap *h = g->h;
+	for (uint32_t si = 0; si < h->nspans; si++) {
+		const struct gh_span *s = &h->spans[si];
+		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
+			uint32_t v = gh_obj_vertex(g, i);
+			if (gh_reachable(g, v)) {
+				g->retained[v] = s->elemsize; /* gh_vertex_size */
+				g->reachable_objects++;
+				g->reachable_bytes += s->elemsize;
+			}
+		}
+	}
 	for (uint32_t w = t.n; w-- > 1;) {
 		uint32_t v = t.vertex[w];
-		g->retained[v] += gh_vertex_size(g, v);
 		g->retained[g->idom[v]] += g->retained[v];
 	}
 	err = NULL;
@@ -230,6 +255,8 @@ out:
 	if (err) {
 		free(g->idom);
 		free(g->retained);
+		free(g->reach);
+		g->reach = NULL;
 		g->idom = NULL;
 		g->retained = NULL;
 	}

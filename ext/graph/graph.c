@@ -227,38 +227,6 @@ static unsigned nparts(struct gh_heap *h)
 	return cpus < MAX_PARTS ? cpus : MAX_PARTS;
 }
 
-static void set_bit(uint8_t *b, uint32_t v) { b[v / 8] |= (uint8_t)(1u << (v % 8)); }
-
-static struct gh_error *reachability(struct gh_graph *g)
-{
-	g->reach = calloc(g->nv / 8 + 1, 1);
-	uint32_t *stack = malloc((size_t)g->nv * sizeof(*stack));
-	if (!g->reach || !stack) {
-		free(stack);
-		return &gh_error_nomem;
-	}
-	uint32_t sp = 0;
-	stack[sp++] = 0;
-	set_bit(g->reach, 0);
-	while (sp) {
-		uint32_t v = stack[--sp];
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t w = g->adj[e];
-			if (!gh_reachable(g, w)) {
-				set_bit(g->reach, w);
-				stack[sp++] = w;
-			}
-		}
-	}
-	free(stack);
-	for (uint32_t i = 0; i < g->h->nobjs; i++)
-		if (gh_reachable(g, gh_obj_vertex(g, i))) {
-			g->reachable_objects++;
-			g->reachable_bytes += gh_vertex_size(g, gh_obj_vertex(g, i));
-		}
-	return NULL;
-}
-
 /* Memory an object occupies: its slot (size class, malloc header
  * included), or a large object's whole pages — what releasing it frees,
  * and what the runtime's HeapAlloc counts. */
@@ -370,8 +338,6 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	g->off[g->nv] = w;
 	g->nedges = w;
 	free(b.edges);
-	if ((err = reachability(g)))
-		goto fail;
 	*out = g;
 	return NULL;
 fail_b:
@@ -380,7 +346,6 @@ fail_b:
 		free(b.roots[i].name);
 	free(b.roots);
 	free(b.edges);
-fail:
 	gh_graph_free(g);
 	return err;
 }

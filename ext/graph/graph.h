@@ -42,10 +42,11 @@ struct gh_graph {
 	uint32_t *off;    /* nv + 1 */
 	uint32_t *adj;    /* edge targets */
 	uint64_t nedges;
-	uint8_t *reach;   /* bit per vertex: reachable from the super-root */
+	/* From gh_graph_dominators: which vertices the super-root reaches
+	 * (a bit each), the immediate dominator of each vertex (0 for the
+	 * super-root and unreachable vertices) and retained bytes. */
+	uint8_t *reach;
 	uint64_t reachable_objects, reachable_bytes;
-	/* Dominators (gh_graph_dominators): immediate dominator of each vertex
-	 * (0 for the super-root and unreachable vertices) and retained bytes. */
 	uint32_t *idom;
 	uint64_t *retained;
 	uint64_t unresolved_pointers; /* pointer words into the heap that hit no object */
@@ -67,7 +68,7 @@ static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
-/* Computes idom and retained sizes (Semi-NCA, iterative). */
+/* Computes reachability, idom and retained sizes (Semi-NCA, iterative). */
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
 /* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
