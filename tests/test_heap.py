@@ -106,10 +106,10 @@ def test_typed_fraction(case, paths, record_property):
 
 
 def test_threads_change_nothing(case, paths):
-    """With a second thread, typing sorts and applies proposals on one thread while it walks objects
-    on the other, and the graph passes split the objects: every object's type and every retained size
-    must be what one thread alone computes (GOHEAP_THREADS=1).  GOHEAP_THREADS=2 forces the threaded
-    path even on one CPU."""
+    """With a second thread, the heap's spans are enumerated in parts, typing sorts and applies
+    proposals on one thread while it walks objects on the other, and the graph passes split the
+    objects: every object, its type and every retained size must be what one thread alone computes
+    (GOHEAP_THREADS=1).  GOHEAP_THREADS=2 forces the threaded paths even on one CPU."""
     args = target_args(case, paths)
 
     def results(threads):

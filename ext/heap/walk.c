@@ -7,6 +7,7 @@
  * (allocation advances freeindex without touching allocBits); in a span not
  * yet swept since the last mark phase, an allocated but unmarked object is
  * garbage unless a finalizer resurrects it. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "../util/sort.h"
 #include "../util/hugepage.h"
+#include "../util/threads.h"
 #include "heap.h"
 
 #define MAX_WARNINGS_TEXT 4096
@@ -301,8 +303,9 @@ static void finalizer_slots(struct walk *w, const struct gh_span *s, uint8_t *li
 	}
 }
 
-/* Pass over one span's slots: counts objects (objs NULL) or fills them. */
-static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object *objs)
+/* Pass over one span's slots: counts objects (objs NULL) or fills at most
+ * cap of them.  UINT32_MAX: its allocation bits cannot be read. */
+static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object *objs, uint32_t cap)
 {
 	const struct gh_layout *L = w->L;
 	struct gh_target *t = w->p->t;
@@ -312,14 +315,8 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
 	/* Slots in [freeIndexForScan, freeindex) were being allocated. */
 	if (!gh_read_field(w->p, s->mspan, &L->mspan.freeIndexForScan, &fifs))
 		fifs = freeindex;
-	if ((s->nelems + 7) / 8 > sizeof(alloc) || !read_bits(t, s->mspan, &L->mspan.allocBits, s->nelems, alloc)) {
-		if (!objs) {
-			w->h->st.bad_spans++;
-			gh_heap_warn(w->h, "allocation bits of span 0x%llx unreadable: span skipped",
-				     (unsigned long long)s->base);
-		}
-		return 0;
-	}
+	if ((s->nelems + 7) / 8 > sizeof(alloc) || !read_bits(t, s->mspan, &L->mspan.allocBits, s->nelems, alloc))
+		return UINT32_MAX;
 	bool use_marks = s->unswept;
 	if (use_marks) {
 		memset(mark, 0, sizeof(mark));
@@ -342,6 +339,8 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
 	for (uint32_t i = 0; i < s->nelems; i++) {
 		if (!(i < freeindex || bit(alloc, i)))
 			continue;
+		if (objs && n == cap)
+			break;
 		if (objs) {
 			struct gh_object *o = &objs[n];
 			o->addr_flags = s->base + i * s->elemsize + hdr;
@@ -359,13 +358,123 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
 	return n;
 }
 
+/* The two passes over spans run in parts, one per thread, each over a
+ * range of spans: counting writes only its spans' counts, filling only its
+ * spans' objects (so each thread also takes the page faults of its own part
+ * of the object table) and its own totals. */
+#define MAX_PARTS 4
+
+struct part {
+	struct walk *w;
+	uint32_t lo, hi; /* spans */
+	struct gh_heap_stats st;
+	bool shrunk;     /* a span had fewer objects than counted */
+};
+
+static void *count_part(void *arg)
+{
+	struct part *p = arg;
+	for (uint32_t i = p->lo; i < p->hi; i++)
+		p->w->h->spans[i].nobjs = span_objects(p->w, &p->w->h->spans[i], NULL, 0);
+	return NULL;
+}
+
+static void *fill_part(void *arg)
+{
+	struct part *p = arg;
+	struct gh_heap *h = p->w->h;
+	struct gh_heap_stats *st = &p->st;
+	for (uint32_t i = p->lo; i < p->hi; i++) {
+		struct gh_span *s = &h->spans[i];
+		/* Recount: a core can change nothing between passes, but never
+		 * trust that blindly (enumerate closes the gaps). */
+		uint32_t n = s->nobjs ? span_objects(p->w, s, h->objs + s->first, s->nobjs) : 0;
+		if (n == UINT32_MAX)
+			n = 0;
+		p->shrunk |= n < s->nobjs;
+		s->nobjs = n;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct gh_object *o = &h->objs[s->first + k];
+			uint64_t sz = gh_span_obj_size(h, s);
+			st->objects++;
+			st->bytes += sz;
+			st->slot_bytes += s->sizeclass ? s->elemsize : s->npages * p->w->page;
+			st->by_class_objects[s->sizeclass]++;
+			st->by_class_bytes[s->sizeclass] += s->sizeclass ? s->elemsize : sz;
+			if (o->addr_flags & GH_OBJ_GARBAGE) {
+				st->garbage_objects++;
+				st->garbage_bytes += sz;
+				s->garbage++;
+			}
+			if (o->addr_flags & GH_OBJ_ALLOCATING)
+				st->allocating_objects++;
+			if (!s->sizeclass) {
+				st->large_objects++;
+				st->large_bytes += sz;
+			}
+			if (s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class)
+				st->tiny_blocks++;
+		}
+	}
+	return NULL;
+}
+
+static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
+{
+	pthread_t th[MAX_PARTS];
+	bool started[MAX_PARTS] = { false };
+	for (unsigned i = 1; i < n; i++)
+		started[i] = gh_thread_start(&th[i], fn, &parts[i]);
+	fn(&parts[0]);
+	for (unsigned i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(&parts[i]);
+	}
+}
+
+static void add_stats(struct gh_heap_stats *to, const struct gh_heap_stats *from)
+{
+	to->objects += from->objects;
+	to->bytes += from->bytes;
+	to->slot_bytes += from->slot_bytes;
+	to->garbage_objects += from->garbage_objects;
+	to->garbage_bytes += from->garbage_bytes;
+	to->allocating_objects += from->allocating_objects;
+	to->large_objects += from->large_objects;
+	to->large_bytes += from->large_bytes;
+	to->tiny_blocks += from->tiny_blocks;
+	for (int c = 0; c < 256; c++) {
+		to->by_class_objects[c] += from->by_class_objects[c];
+		to->by_class_bytes[c] += from->by_class_bytes[c];
+	}
+}
+
 static struct gh_error *enumerate(struct walk *w)
 {
 	struct gh_heap *h = w->h;
+	unsigned n = gh_threads();
+	if (n > MAX_PARTS)
+		n = MAX_PARTS;
+	if (h->nspans < 64 || !gh_target_threadsafe(w->p->t))
+		n = 1;
+	struct part parts[MAX_PARTS];
+	memset(parts, 0, sizeof(parts));
+	for (unsigned i = 0; i < n; i++)
+		parts[i] = (struct part){ .w = w, .lo = (uint32_t)((uint64_t)h->nspans * i / n),
+					  .hi = (uint32_t)((uint64_t)h->nspans * (i + 1) / n) };
+	run_parts(parts, n, count_part);
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < h->nspans; i++) {
-		h->spans[i].nobjs = span_objects(w, &h->spans[i], NULL);
-		total += h->spans[i].nobjs;
+		struct gh_span *s = &h->spans[i];
+		if (s->nobjs == UINT32_MAX) {
+			s->nobjs = 0;
+			h->st.bad_spans++;
+			gh_heap_warn(h, "allocation bits of span 0x%llx unreadable: span skipped", (unsigned long long)s->base);
+		}
+		s->first = (uint32_t)(total < UINT32_MAX ? total : UINT32_MAX);
+		total += s->nobjs;
 	}
 	if (total > UINT32_MAX - 1)
 		return gh_errorf(GH_ERR_UNSUPPORTED, "heap has %llu objects; goheap handles up to 2^32",
@@ -374,38 +483,28 @@ static struct gh_error *enumerate(struct walk *w)
 	if (!h->objs)
 		return gh_errorf(GH_ERR_NOMEM, "cannot allocate %llu object records", (unsigned long long)total);
 	gh_advise_huge(h->objs, total * sizeof(*h->objs));
-	uint32_t at = 0;
-	for (uint32_t i = 0; i < h->nspans; i++) {
-		struct gh_span *s = &h->spans[i];
-		s->first = at;
-		/* Recount: a corrupt core can change nothing between passes, but
-		 * never trust that blindly. */
-		uint32_t n = s->nobjs ? span_objects(w, s, h->objs + at) : 0;
-		if (n != s->nobjs)
-			n = n < s->nobjs ? n : s->nobjs;
-		s->nobjs = n;
-		at += n;
-		for (uint32_t k = 0; k < n; k++) {
-			const struct gh_object *o = &h->objs[s->first + k];
-			uint64_t sz = gh_obj_size(h, o);
-			h->st.objects++;
-			h->st.bytes += sz;
-			h->st.slot_bytes += s->sizeclass ? s->elemsize : s->npages * w->page;
-			h->st.by_class_objects[s->sizeclass]++;
-			h->st.by_class_bytes[s->sizeclass] += s->sizeclass ? s->elemsize : sz;
-			if (o->addr_flags & GH_OBJ_GARBAGE) {
-				h->st.garbage_objects++;
-				h->st.garbage_bytes += sz;
-				s->garbage++;
-			}
-			if (o->addr_flags & GH_OBJ_ALLOCATING)
-				h->st.allocating_objects++;
-			if (!s->sizeclass) {
-				h->st.large_objects++;
-				h->st.large_bytes += sz;
-			}
-			if (s->noscan && s->elemsize == h->tiny_size && s->sizeclass == h->tiny_class)
-				h->st.tiny_blocks++;
+	/* Parts of about equal object counts for filling, now known. */
+	for (unsigned i = 1, si = 0; i < n; i++) {
+		while (si < h->nspans && h->spans[si].first < total * i / n)
+			si++;
+		parts[i - 1].hi = parts[i].lo = si;
+		parts[i].hi = h->nspans;
+	}
+	run_parts(parts, n, fill_part);
+	bool shrunk = false;
+	for (unsigned i = 0; i < n; i++) {
+		add_stats(&h->st, &parts[i].st);
+		shrunk |= parts[i].shrunk;
+	}
+	uint32_t at = (uint32_t)total;
+	if (shrunk) {
+		at = 0;
+		for (uint32_t i = 0; i < h->nspans; i++) {
+			struct gh_span *s = &h->spans[i];
+			if (s->first != at)
+				memmove(h->objs + at, h->objs + s->first, s->nobjs * sizeof(*h->objs));
+			s->first = at;
+			at += s->nobjs;
 		}
 	}
 	h->nobjs = at;
