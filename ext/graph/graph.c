@@ -8,7 +8,6 @@
  * walk order would miss the cache on every one, so the fill pass resolves
  * them in batches sorted by target address.  Both passes split the objects
  * between threads when the target can be read from several at once. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,7 +143,6 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 /* The two passes over objects run in parts, one per thread, each over a
  * range of objects: counting writes only its own vertices' counts, filling
  * only its own rows of the edge table. */
-#define MAX_PARTS 4
 
 struct part {
 	struct fill f;
@@ -199,32 +197,12 @@ static void *fill_part(void *arg)
 	return NULL;
 }
 
-/* Runs fn on parts 1..n-1 in threads and part 0 here; a part whose
- * thread cannot start runs here too. */
-static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
-{
-	pthread_t th[MAX_PARTS];
-	bool started[MAX_PARTS] = { false };
-	for (unsigned i = 1; i < n; i++)
-		started[i] = gh_thread_start(&th[i], fn, &parts[i]);
-	fn(&parts[0]);
-	for (unsigned i = 1; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			fn(&parts[i]);
-	}
-}
-
 /* How many threads the passes use: one per CPU goheap may use, when the
  * target can be read from several threads and the heap is big enough to be
  * worth it. */
 static unsigned nparts(struct gh_heap *h)
 {
-	unsigned cpus = gh_threads();
-	if (h->nobjs < (1u << 12) || cpus < 2 || !gh_target_threadsafe(h->p->t))
-		return 1;
-	return cpus < MAX_PARTS ? cpus : MAX_PARTS;
+	return gh_parts(h->nobjs >= (1u << 12) && gh_target_threadsafe(h->p->t));
 }
 
 /* Memory an object occupies: its slot (size class, malloc header
@@ -274,7 +252,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	/* Parts of equal object counts for counting; for filling, of equal
 	 * edge counts, now known. */
 	unsigned n = nparts(h);
-	struct part parts[MAX_PARTS];
+	struct part parts[GH_MAX_PARTS];
 	memset(parts, 0, sizeof(parts));
 	for (unsigned i = 0; i < n; i++) {
 		parts[i].f = (struct fill){ .g = g, .counting = true, .lo = h->nspans ? h->spans[0].base : 0 };
@@ -283,7 +261,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	}
 	if (n > 1)
 		gh_heap_masks_freeze(h);
-	run_parts(parts, n, count_part);
+	gh_run_parts(parts, sizeof(parts[0]), n, count_part);
 	for (uint32_t v = 0; v < g->nv; v++)
 		g->off[v + 1] += g->off[v];
 	g->nedges = g->off[g->nv];
@@ -314,7 +292,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 		parts[i - 1].hi = parts[i].lo = o;
 		parts[i].hi = h->nobjs;
 	}
-	run_parts(parts, n, fill_part);
+	gh_run_parts(parts, sizeof(parts[0]), n, fill_part);
 	if (n > 1)
 		gh_heap_masks_thaw(h);
 	for (unsigned i = 0; i < n; i++) {

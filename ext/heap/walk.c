@@ -7,7 +7,6 @@
  * (allocation advances freeindex without touching allocBits); in a span not
  * yet swept since the last mark phase, an allocated but unmarked object is
  * garbage unless a finalizer resurrects it. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,7 +361,6 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
  * range of spans: counting writes only its spans' counts, filling only its
  * spans' objects (so each thread also takes the page faults of its own part
  * of the object table) and its own totals. */
-#define MAX_PARTS 4
 
 struct part {
 	struct walk *w;
@@ -419,21 +417,6 @@ static void *fill_part(void *arg)
 	return NULL;
 }
 
-static void run_parts(struct part *parts, unsigned n, void *(*fn)(void *))
-{
-	pthread_t th[MAX_PARTS];
-	bool started[MAX_PARTS] = { false };
-	for (unsigned i = 1; i < n; i++)
-		started[i] = gh_thread_start(&th[i], fn, &parts[i]);
-	fn(&parts[0]);
-	for (unsigned i = 1; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			fn(&parts[i]);
-	}
-}
-
 static void add_stats(struct gh_heap_stats *to, const struct gh_heap_stats *from)
 {
 	to->objects += from->objects;
@@ -454,17 +437,13 @@ static void add_stats(struct gh_heap_stats *to, const struct gh_heap_stats *from
 static struct gh_error *enumerate(struct walk *w)
 {
 	struct gh_heap *h = w->h;
-	unsigned n = gh_threads();
-	if (n > MAX_PARTS)
-		n = MAX_PARTS;
-	if (h->nspans < 64 || !gh_target_threadsafe(w->p->t))
-		n = 1;
-	struct part parts[MAX_PARTS];
+	unsigned n = gh_parts(h->nspans >= 64 && gh_target_threadsafe(w->p->t));
+	struct part parts[GH_MAX_PARTS];
 	memset(parts, 0, sizeof(parts));
 	for (unsigned i = 0; i < n; i++)
 		parts[i] = (struct part){ .w = w, .lo = (uint32_t)((uint64_t)h->nspans * i / n),
 					  .hi = (uint32_t)((uint64_t)h->nspans * (i + 1) / n) };
-	run_parts(parts, n, count_part);
+	gh_run_parts(parts, sizeof(parts[0]), n, count_part);
 	uint64_t total = 0;
 	for (uint32_t i = 0; i < h->nspans; i++) {
 		struct gh_span *s = &h->spans[i];
@@ -490,7 +469,7 @@ static struct gh_error *enumerate(struct walk *w)
 		parts[i - 1].hi = parts[i].lo = si;
 		parts[i].hi = h->nspans;
 	}
-	run_parts(parts, n, fill_part);
+	gh_run_parts(parts, sizeof(parts[0]), n, fill_part);
 	bool shrunk = false;
 	for (unsigned i = 0; i < n; i++) {
 		add_stats(&h->st, &parts[i].st);

@@ -26,3 +26,25 @@ bool gh_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ok;
 }
+
+void gh_run_parts(void *parts, size_t size, unsigned n, void *(*fn)(void *))
+{
+	pthread_t th[GH_MAX_PARTS];
+	bool started[GH_MAX_PARTS] = { false };
+	char *at = parts;
+	for (unsigned i = 1; i < n && i < GH_MAX_PARTS; i++)
+		started[i] = gh_thread_start(&th[i], fn, at + i * size);
+	fn(parts);
+	for (unsigned i = 1; i < n && i < GH_MAX_PARTS; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(at + i * size);
+	}
+}
+
+unsigned gh_parts(bool worth_it)
+{
+	unsigned n = worth_it ? gh_threads() : 1;
+	return n < GH_MAX_PARTS ? n : GH_MAX_PARTS;
+}
