@@ -1,13 +1,15 @@
 /* Building the object graph in compressed sparse rows.
  *
- * Two passes over every object's pointer words: one counts each vertex's
- * words that point into the heap's pages, one fills them, so the only
+ * One pass over every object's pointer words, in parts of the object range
+ * (one per thread when the target can be read from several at once): each
+ * part appends the targets of its objects' words that point into the heap's
+ * pages to an edge buffer of its own and counts them per vertex; then the
+ * parts' buffers are laid end to end after the roots' rows.  The only
  * per-edge memory is the 4-byte target.  A pointer resolves to the object
  * containing it (interior pointers included); words that point at no live
- * object are counted, then squeezed out.  Resolving millions of pointers in
- * walk order would miss the cache on every one, so the fill pass resolves
- * them in batches sorted by target address.  Both passes split the objects
- * between threads when the target can be read from several at once. */
+ * object are squeezed out.  Resolving millions of pointers in walk order
+ * would miss the cache on every one, so they are resolved in batches sorted
+ * by target address. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,14 +88,16 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 
 struct fill {
 	struct gh_graph *g;
-	bool counting;
 	uint32_t v;
-	uint64_t pos;   /* next adj slot */
-	uint64_t base;  /* adj slot of batch position 0 */
+	uint32_t *buf;  /* this part's edge targets, its vertices' rows end to end */
+	uint64_t cap;
+	uint64_t pos;   /* next buf slot */
+	uint64_t base;  /* buf slot of batch position 0 */
 	uint64_t lo;    /* base of the heap's first span */
 	uint64_t *batch, *scratch; /* (target offset / 8, position) words */
 	size_t n;
-	bool direct;    /* resolve at once: no batch memory, or a huge object */
+	bool direct;    /* resolve at once: no batch memory */
+	bool nomem;
 	uint64_t unresolved;
 };
 
@@ -115,7 +119,7 @@ static void flush(struct fill *f)
 	gh_radix_sort(&f->batch, &f->scratch, f->n, POS_BITS + 9);
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t w = f->batch[i];
-		f->g->adj[f->base + (w & ((1u << POS_BITS) - 1))] = resolve(f, f->lo + ((w >> POS_BITS) << 3));
+		f->buf[f->base + (w & ((1u << POS_BITS) - 1))] = resolve(f, f->lo + ((w >> POS_BITS) << 3));
 	}
 	f->n = 0;
 	f->base = f->pos;
@@ -125,41 +129,35 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 {
 	(void)off;
 	struct fill *f = arg;
-	/* Counted by page (the page index, not the span: cheap, and the
-	 * same answer in both passes); resolved in the fill pass. */
-	if (!value || gh_heap_page_span(f->g->h, value) == UINT32_MAX)
+	if (!value || f->nomem || gh_heap_page_span(f->g->h, value) == UINT32_MAX)
 		return;
-	if (f->counting) {
-		f->g->off[f->v + 1]++;
+	if (f->pos == f->cap) {
+		uint64_t nc = f->cap + f->cap / 2 + 1024;
+		uint32_t *nb = nc <= UINT32_MAX ? realloc(f->buf, nc * sizeof(*nb)) : NULL;
+		if (!nb) {
+			f->nomem = true;
+			return;
+		}
+		f->buf = nb;
+		f->cap = nc;
+	}
+	f->g->off[f->v + 1]++;
+	uint64_t pos = f->pos++;
+	if (f->direct) {
+		f->buf[pos] = resolve(f, value);
 		return;
 	}
-	uint64_t pos = f->pos++;
-	if (f->direct)
-		f->g->adj[pos] = resolve(f, value);
-	else
-		f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
+	f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
+	if (f->n == 1u << POS_BITS) /* the batch's positions span 2^POS_BITS slots */
+		flush(f);
 }
 
-/* The two passes over objects run in parts, one per thread, each over a
- * range of objects: counting writes only its own vertices' counts, filling
- * only its own rows of the edge table. */
-
+/* The pass over objects runs in parts, one per thread, each over a range of
+ * objects: it writes only its own vertices' counts and its own buffer. */
 struct part {
 	struct fill f;
 	uint32_t lo, hi; /* objects */
-	struct gh_error *err;
 };
-
-static void *count_part(void *arg)
-{
-	struct part *p = arg;
-	struct gh_heap *h = p->f.g->h;
-	for (uint32_t i = p->lo; i < p->hi; i++) {
-		p->f.v = gh_obj_vertex(p->f.g, i);
-		gh_heap_pointers(h, &h->objs[i], edge, &p->f);
-	}
-	return NULL;
-}
 
 static void *fill_part(void *arg)
 {
@@ -167,33 +165,30 @@ static void *fill_part(void *arg)
 	struct fill *f = &p->f;
 	struct gh_graph *g = f->g;
 	struct gh_heap *h = g->h;
-	f->counting = false;
-	f->pos = f->base = g->off[gh_obj_vertex(g, p->lo)];
 	f->batch = malloc(sizeof(*f->batch) << POS_BITS);
 	f->scratch = malloc(sizeof(*f->scratch) << POS_BITS);
 	f->direct = !f->batch || !f->scratch;
-	for (uint32_t i = p->lo; i < p->hi && !p->err; i++) {
+	for (uint32_t i = p->lo; i < p->hi && !f->nomem; i++) {
 		f->v = gh_obj_vertex(g, i);
-		uint64_t want = g->off[f->v + 1] - g->off[f->v];
-		if (!f->direct && f->pos + want - f->base > (1u << POS_BITS))
-			flush(f);
-		bool huge = want > (1u << POS_BITS), was = f->direct;
-		f->direct |= huge;
 		gh_heap_pointers(h, &h->objs[i], edge, f);
-		f->direct = was;
-		/* A corrupt core cannot make the second pass write more edges
-		 * than the first counted: the heap is read-only and mapped. */
-		if (f->pos != g->off[f->v + 1])
-			p->err = gh_errorf(GH_ERR_FORMAT, "pointer words of object 0x%llx changed between passes",
-					   (unsigned long long)gh_obj_addr(&h->objs[i]));
-		if (huge)
-			f->base = f->pos;
 	}
-	if (!p->err && !f->direct)
+	if (!f->direct)
 		flush(f);
 	free(f->batch);
 	free(f->scratch);
 	f->batch = f->scratch = NULL;
+	/* Squeeze out the words that resolved to no object, row by row. */
+	uint64_t r = 0, w = 0;
+	for (uint32_t i = p->lo; i < p->hi && !f->nomem; i++) {
+		uint32_t v = gh_obj_vertex(g, i), words = g->off[v + 1], kept = 0;
+		for (uint64_t end = r + words; r < end; r++)
+			if (f->buf[r] != NO_EDGE) {
+				f->buf[w++] = f->buf[r];
+				kept++;
+			}
+		g->off[v + 1] = kept;
+	}
+	f->pos = w;
 	return NULL;
 }
 
@@ -249,75 +244,75 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	g->off[1] = g->nroots;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->off[1 + b.edges[i].root + 1]++;
-	/* Parts of equal object counts for counting; for filling, of equal
-	 * edge counts, now known. */
+	/* Parts of about equal scanned bytes: a span's pointer words are about
+	 * its bytes over 8. */
 	unsigned n = nparts(h);
 	struct part parts[GH_MAX_PARTS];
 	memset(parts, 0, sizeof(parts));
-	for (unsigned i = 0; i < n; i++) {
-		parts[i].f = (struct fill){ .g = g, .counting = true, .lo = h->nspans ? h->spans[0].base : 0 };
-		parts[i].lo = (uint32_t)((uint64_t)h->nobjs * i / n);
-		parts[i].hi = (uint32_t)((uint64_t)h->nobjs * (i + 1) / n);
+	uint64_t scan = 0, at = 0;
+	for (uint32_t si = 0; si < h->nspans; si++)
+		if (!h->spans[si].noscan)
+			scan += (uint64_t)h->spans[si].nobjs * h->spans[si].elemsize;
+	for (unsigned i = 0, si = 0; i < n; i++) {
+		parts[i].f = (struct fill){ .g = g, .lo = h->nspans ? h->spans[0].base : 0 };
+		parts[i].lo = i ? parts[i - 1].hi : 0;
+		while (si < h->nspans && (i == n - 1 || at < scan * (i + 1) / n)) {
+			if (!h->spans[si].noscan)
+				at += (uint64_t)h->spans[si].nobjs * h->spans[si].elemsize;
+			si++;
+		}
+		parts[i].hi = si < h->nspans ? h->spans[si].first : h->nobjs;
+		if (parts[i].hi < parts[i].lo)
+			parts[i].hi = parts[i].lo;
 	}
+	parts[n - 1].hi = h->nobjs;
 	if (n > 1)
 		gh_heap_masks_freeze(h);
-	gh_run_parts(parts, sizeof(parts[0]), n, count_part);
+	gh_run_parts(parts, sizeof(parts[0]), n, fill_part);
+	if (n > 1)
+		gh_heap_masks_thaw(h);
+	for (unsigned i = 0; i < n; i++) {
+		g->unresolved_pointers += parts[i].f.unresolved;
+		if (parts[i].f.nomem && !err)
+			err = &gh_error_nomem;
+	}
+	if (err)
+		goto fail_parts;
 	for (uint32_t v = 0; v < g->nv; v++)
 		g->off[v + 1] += g->off[v];
 	g->nedges = g->off[g->nv];
 	if (g->nedges >= UINT32_MAX) {
 		err = gh_errorf(GH_ERR_UNSUPPORTED, "graph has %llu edges; goheap handles up to 2^32",
 				(unsigned long long)g->nedges);
-		goto fail_b;
+		goto fail_parts;
 	}
 	g->adj = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->adj));
 	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
 	if (!g->adj || !cur) {
 		free(cur);
 		err = &gh_error_nomem;
-		goto fail_b;
+		goto fail_parts;
 	}
-	/* The super-root's and the roots' rows. */
+	/* The super-root's and the roots' rows, then the parts' rows. */
 	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
 	for (uint32_t r = 0; r < g->nroots; r++)
 		g->adj[cur[0]++] = 1 + r;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
 	free(cur);
-	/* The objects' rows. */
-	uint64_t first = g->off[gh_obj_vertex(g, 0)], edges = g->off[g->nv] - first;
-	for (unsigned i = 1, o = 0; i < n; i++) {
-		while (o < h->nobjs && g->off[gh_obj_vertex(g, o)] - first < edges * i / n)
-			o++;
-		parts[i - 1].hi = parts[i].lo = o;
-		parts[i].hi = h->nobjs;
-	}
-	gh_run_parts(parts, sizeof(parts[0]), n, fill_part);
-	if (n > 1)
-		gh_heap_masks_thaw(h);
 	for (unsigned i = 0; i < n; i++) {
-		g->unresolved_pointers += parts[i].f.unresolved;
-		if (parts[i].err && !err)
-			err = parts[i].err;
-		else
-			gh_error_free(parts[i].err);
+		if (parts[i].f.pos)
+			memcpy(g->adj + g->off[gh_obj_vertex(g, parts[i].lo)], parts[i].f.buf,
+			       parts[i].f.pos * sizeof(*g->adj));
+		free(parts[i].f.buf);
+		parts[i].f.buf = NULL;
 	}
-	if (err)
-		goto fail_b;
-	/* Squeeze out the words that resolved to no object. */
-	uint32_t w = 0;
-	for (uint32_t v = 0; v < g->nv; v++) {
-		uint32_t e = g->off[v];
-		g->off[v] = w;
-		for (; e < g->off[v + 1]; e++)
-			if (g->adj[e] != NO_EDGE)
-				g->adj[w++] = g->adj[e];
-	}
-	g->off[g->nv] = w;
-	g->nedges = w;
 	free(b.edges);
 	*out = g;
 	return NULL;
+fail_parts:
+	for (unsigned i = 0; i < GH_MAX_PARTS; i++)
+		free(parts[i].f.buf);
 fail_b:
 	gh_heap_masks_thaw(h);
 	for (uint32_t i = 0; b.roots && i < b.nroots; i++)
