@@ -5,8 +5,9 @@
  * climbing the dominator tree built so far.  It needs no buckets, and
  * everything is indexed by preorder number, so the temporaries are six
  * 4-byte arrays per reached vertex and the reversed edges that reach back in
- * preorder; what is no longer needed is freed before the results are
- * allocated.
+ * preorder (the reversal runs on several threads, each with a row counter
+ * array of its own in the room the search's cursors left); what is no
+ * longer needed is freed before the results are allocated.
  *
  * No recursion: depth-first search and path compression use explicit
  * stacks, because heap graphs have paths millions of vertices long (linked
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "../util/hugepage.h"
+#include "../util/threads.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX
@@ -92,50 +94,108 @@ static inline uint32_t target_num(const struct gh_graph *g, const uint32_t *dfnu
 	return dfnum[g->adj[e]];
 }
 
+/* The reversal runs in parts over ranges of source vertices, one per
+ * thread.  Each part counts, then fills, its own share of every row, with
+ * a row counter array of its own (part 0's is poff); the shares of a row
+ * lie in part order.  semi takes the least of the parts' candidates. */
+struct rev_part {
+	const struct gh_graph *g;
+	struct snca *t;
+	const uint32_t *dfnum;
+	uint32_t *cnt;    /* row j's counter at j + 1 */
+	uint32_t lo, hi;  /* source vertices */
+	bool fill;
+	bool shared;      /* other parts update semi too */
+};
+
+static void semi_min(uint32_t *semi, uint32_t i, bool shared)
+{
+	if (!shared) {
+		if (i < *semi)
+			*semi = i;
+		return;
+	}
+	uint32_t cur = __atomic_load_n(semi, __ATOMIC_RELAXED);
+	while (i < cur && !__atomic_compare_exchange_n(semi, &cur, i, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void *rev_pass(void *arg)
+{
+	struct rev_part *r = arg;
+	const struct gh_graph *g = r->g;
+	struct snca *t = r->t;
+	/* Rows in vertex order: the edge table is read front to back. */
+	for (uint32_t v = r->lo; v < r->hi; v++) {
+		uint32_t i = r->dfnum[v];
+		if (i == NONE)
+			continue;
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
+			uint32_t j = target_num(g, r->dfnum, r->cnt, e);
+			if (i > j) {
+				if (r->fill) /* from the end of the part's share down */
+					t->preds[--r->cnt[j + 1]] = i;
+				else
+					r->cnt[j + 1]++;
+			} else if (!r->fill) {
+				semi_min(&t->semi[j], i, r->shared);
+			}
+		}
+	}
+	return NULL;
+}
+
 /* The reached vertices' predecessors, in preorder numbers; only those
  * numbered above the vertex.  One numbered below it (not yet processed
  * when the vertex is) is its own semidominator candidate: the least of
  * those goes straight into semi, so those edges are never stored. */
 static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const uint32_t *dfnum)
 {
+	struct rev_part parts[GH_MAX_PARTS];
+	unsigned n = gh_parts(g->nedges >= (1u << 16));
 	if (!(t->poff = calloc((size_t)t->n + 1, sizeof(*t->poff))))
 		return &gh_error_nomem;
 	gh_advise_huge(t->poff, ((size_t)t->n + 1) * sizeof(*t->poff));
 	for (uint32_t i = 0; i < t->n; i++)
 		t->semi[i] = i;
-	/* Rows in vertex order: the edge table is read front to back. */
-	for (uint32_t v = 0; v < g->nv; v++) {
-		uint32_t i = dfnum[v];
-		if (i == NONE)
-			continue;
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t j = target_num(g, dfnum, t->poff, e);
-			if (i > j)
-				t->poff[j + 1]++;
-			else if (i < t->semi[j])
-				t->semi[j] = i;
+	for (unsigned k = 0; k < n; k++) {
+		parts[k] = (struct rev_part){ g, t, dfnum, t->poff, 0, g->nv, false, n > 1 };
+		if (k && !(parts[k].cnt = calloc((size_t)t->n + 1, sizeof(uint32_t)))) {
+			n = k; /* no room for another counter array: fewer parts */
+			break;
 		}
 	}
-	for (uint32_t i = 0; i < t->n; i++)
-		t->poff[i + 1] += t->poff[i];
-	uint32_t total = t->poff[t->n];
-	if (!(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds))))
-		return &gh_error_nomem;
-	/* Fill each row from its end down, which leaves poff[r + 1] at row r's
-	 * start: no cursor array.  Then shift the starts into place. */
-	for (uint32_t v = 0; v < g->nv; v++) {
-		uint32_t i = dfnum[v];
-		if (i == NONE)
-			continue;
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t j = target_num(g, dfnum, t->poff, e);
-			if (i > j)
-				t->preds[--t->poff[j + 1]] = i;
+	for (unsigned k = 0, v = 0; k < n; k++) { /* parts of about equal edge counts */
+		parts[k].lo = v;
+		while (v < g->nv && (k == n - 1 || g->off[v] < g->nedges * (k + 1) / n))
+			v++;
+		parts[k].hi = v;
+		parts[k].shared = n > 1;
+	}
+	gh_run_parts(parts, sizeof(parts[0]), n, rev_pass);
+	/* Row starts; each part's counter becomes the end of its share. */
+	uint32_t start = 0;
+	for (uint32_t j = 0; j < t->n; j++) {
+		for (unsigned k = 0; k < n; k++) {
+			start += parts[k].cnt[j + 1];
+			parts[k].cnt[j + 1] = start;
 		}
 	}
-	memmove(t->poff, t->poff + 1, (size_t)t->n * sizeof(*t->poff));
-	t->poff[t->n] = total;
-	return NULL;
+	uint32_t total = start;
+	struct gh_error *err = NULL;
+	if (!(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds)))) {
+		err = &gh_error_nomem;
+	} else {
+		for (unsigned k = 0; k < n; k++)
+			parts[k].fill = true;
+		gh_run_parts(parts, sizeof(parts[0]), n, rev_pass);
+		/* Part 0's counters end at each row's start, one entry up. */
+		memmove(t->poff, t->poff + 1, (size_t)t->n * sizeof(*t->poff));
+		t->poff[t->n] = total;
+	}
+	for (unsigned k = 1; k < n; k++)
+		free(parts[k].cnt);
+	return err;
 }
 
 /* The minimum label on the forest path from v, compressing the path. */
@@ -177,6 +237,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	gh_advise_huge(t.semi, nv * sizeof(uint32_t));
 	memset(dfnum, 0xff, nv * sizeof(*dfnum));
 	dfs(g, &t, dfnum, t.semi, t.ancestor);
+	free(t.ancestor); /* the search's cursors: room for the reversal's */
+	t.ancestor = NULL;
 	if (!(g->reach = calloc(nv / 8 + 1, 1)))
 		goto out;
 	for (uint32_t v = 0; v < nv; v++)
@@ -187,7 +249,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	free(dfnum);
 	dfnum = NULL;
 	err = &gh_error_nomem;
-	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.path = malloc((size_t)t.n * sizeof(uint32_t))))
+	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.path = malloc((size_t)t.n * sizeof(uint32_t))) ||
+	    !(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
 	for (uint32_t i = 0; i < t.n; i++) {
 		t.label[i] = i;
