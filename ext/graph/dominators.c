@@ -3,15 +3,15 @@
  * with path compression, then each immediate dominator as the nearest
  * common ancestor of the vertex's parent and semidominator, found by
  * climbing the dominator tree built so far.  It needs no buckets, and
- * everything is indexed by preorder number, so the temporaries are six
+ * everything is indexed by preorder number, so the temporaries are five
  * 4-byte arrays per reached vertex and the reversed edges that reach back in
  * preorder (the reversal runs on several threads, each with a row counter
  * array of its own in the room the search's cursors left); what is no
  * longer needed is freed before the results are allocated.
  *
- * No recursion: depth-first search and path compression use explicit
- * stacks, because heap graphs have paths millions of vertices long (linked
- * lists).  Retained size of a vertex = its own size plus the retained sizes
+ * No recursion: depth-first search uses an explicit stack and path
+ * compression reverses the path's links, because heap graphs have paths
+ * millions of vertices long (linked lists).  Retained size of a vertex = its own size plus the retained sizes
  * of the vertices it immediately dominates. */
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,6 @@ struct snca {
 	uint32_t *semi;       /* preorder -> semidominator's preorder */
 	uint32_t *label;      /* min semi on the compressed path; then idom */
 	uint32_t *ancestor;   /* link-eval forest (NONE: a root) */
-	uint32_t *path;       /* compression stack */
 	uint32_t *poff, *preds; /* predecessors by preorder, as preorder numbers */
 };
 
@@ -41,7 +40,6 @@ static void snca_free(struct snca *t)
 	free(t->semi);
 	free(t->label);
 	free(t->ancestor);
-	free(t->path);
 	free(t->poff);
 	free(t->preds);
 	memset(t, 0, sizeof(*t));
@@ -198,21 +196,28 @@ static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const 
 	return err;
 }
 
-/* The minimum label on the forest path from v, compressing the path. */
+/* The minimum label on the forest path from v, compressing the path.  The
+ * path is climbed with its ancestor links turned to point down (it is its
+ * own stack: no array of n entries for a path that long), then compressed
+ * top down, each link restored from the vertex before it. */
 static uint32_t eval(struct snca *t, uint32_t v)
 {
 	if (t->ancestor[v] == NONE)
 		return t->label[v];
-	uint32_t sp = 0, x = v;
+	uint32_t down = NONE, x = v;
 	while (t->ancestor[t->ancestor[x]] != NONE) {
-		t->path[sp++] = x;
-		x = t->ancestor[x];
+		uint32_t up = t->ancestor[x];
+		t->ancestor[x] = down;
+		down = x;
+		x = up;
 	}
-	while (sp) {
-		uint32_t y = t->path[--sp], a = t->ancestor[y];
+	for (uint32_t a = x, y = down; y != NONE;) { /* a: y's ancestor, already compressed */
+		uint32_t next = t->ancestor[y];
 		if (t->label[a] < t->label[y])
 			t->label[y] = t->label[a];
 		t->ancestor[y] = t->ancestor[a];
+		a = y;
+		y = next;
 	}
 	return t->label[v];
 }
@@ -249,8 +254,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	free(dfnum);
 	dfnum = NULL;
 	err = &gh_error_nomem;
-	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.path = malloc((size_t)t.n * sizeof(uint32_t))) ||
-	    !(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
+	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
 	for (uint32_t i = 0; i < t.n; i++) {
 		t.label[i] = i;
@@ -270,10 +274,9 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 		t.ancestor[w] = t.parent[w];
 	}
 	free(t.ancestor);
-	free(t.path);
 	free(t.poff);
 	free(t.preds);
-	t.ancestor = t.path = t.poff = t.preds = NULL;
+	t.ancestor = t.poff = t.preds = NULL;
 	/* Immediate dominators, in preorder: the nearest ancestor of the
 	 * parent (in the dominator tree so far) numbered at most semi. */
 	uint32_t *idom = t.label;
