@@ -60,9 +60,20 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 	}
 	hs->g = g;
 	hs->budget = (uint64_t)g->nv + g->nedges;
+	/* The shared objects as a bit set, read once per edge below: an eighth
+	 * of a byte per vertex stays in the cache where idom does not. */
+	uint8_t *shared = calloc(g->nv / 8 + 1, 1);
+	if (!shared) {
+		gh_holders_free(hs);
+		return &gh_error_nomem;
+	}
+	for (uint32_t v = 0; v < g->nv; v++)
+		if (shared_obj(g, v))
+			shared[v / 8] |= (uint8_t)(1u << (v % 8));
 	size_t n = 0;
 	for (uint32_t pass = 0; pass < 2; pass++) { /* count, then fill */
 		if (pass && n && !(hs->preds = malloc(n * sizeof(*hs->preds)))) {
+			free(shared);
 			gh_holders_free(hs);
 			return &gh_error_nomem;
 		}
@@ -70,14 +81,17 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 		for (uint32_t u = 1; u < g->nv; u++) {
 			if (!gh_reachable(g, u))
 				continue;
-			for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
-				if (shared_obj(g, g->adj[e])) {
+			for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
+				uint32_t w = g->adj[e];
+				if ((shared[w / 8] >> (w % 8)) & 1) {
 					if (pass)
-						hs->preds[n] = (uint64_t)g->adj[e] << 32 | u;
+						hs->preds[n] = (uint64_t)w << 32 | u;
 					n++;
 				}
+			}
 		}
 	}
+	free(shared);
 	hs->npreds = n;
 	/* Filled in increasing from: a stable sort by to gives (to, from). */
 	uint64_t *tmp = n > 1 ? malloc(n * sizeof(*tmp)) : NULL;
