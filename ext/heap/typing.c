@@ -962,6 +962,17 @@ static gh_type_id unsafe_pointee(struct typer *k, gh_type_id id, const struct gh
 	return ptr->elem;
 }
 
+/* Whether field i of struct t (type id) is an unsafe.Pointer, with in *to
+ * what it is known to point at (unsafe_pointee; 0: unknown, not followed). */
+static bool unsafe_field(struct typer *k, gh_type_id id, const struct gh_type *t, uint32_t i, gh_type_id *to)
+{
+	const struct gh_type *ft = ty(k, t->fields[i].type);
+	if (!ft || ft->kind != GH_KIND_UNSAFE_POINTER)
+		return false;
+	*to = unsafe_pointee(k, id, t, i);
+	return true;
+}
+
 /* internal/sync.HashTrieMap (sync.Map from Go 1.24): its children are
  * atomic.Pointer[node[K,V]], but a node is the first field of either an
  * entry[K,V] or an indirect[K,V], and node.isEntry says which.  Returns the
@@ -1072,9 +1083,8 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
 	}
 	case GH_KIND_STRUCT:
 		for (uint32_t i = 0; i < t->nfields; i++) {
-			const struct gh_type *ft = ty(k, t->fields[i].type);
-			if (ft && ft->kind == GH_KIND_UNSAFE_POINTER) {
-				gh_type_id to = unsafe_pointee(k, id, t, i);
+			gh_type_id to;
+			if (unsafe_field(k, id, t, i, &to)) {
 				if (to && rd(k, a + t->fields[i].offset, &w0))
 					assign(k, w0, trie_node(k, to, w0));
 			} else {
@@ -1202,9 +1212,8 @@ static void plan_value(struct typer *k, struct plan_builder *b, uint64_t off, gh
 	}
 	case GH_KIND_STRUCT:
 		for (uint32_t i = 0; i < t->nfields; i++) {
-			const struct gh_type *ft = ty(k, t->fields[i].type);
-			if (ft && ft->kind == GH_KIND_UNSAFE_POINTER) {
-				gh_type_id to = unsafe_pointee(k, id, t, i);
+			gh_type_id to;
+			if (unsafe_field(k, id, t, i, &to)) {
 				if (to)
 					plan_add(b, off + t->fields[i].offset, OP_UNSAFE, to, depth);
 			} else {
