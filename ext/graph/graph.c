@@ -168,9 +168,13 @@ static void *fill_part(void *arg)
 	f->batch = malloc(sizeof(*f->batch) << POS_BITS);
 	f->scratch = malloc(sizeof(*f->scratch) << POS_BITS);
 	f->direct = !f->batch || !f->scratch;
-	for (uint32_t i = p->lo; i < p->hi && !f->nomem; i++) {
+	/* Span by span: the span is at hand, not looked up per object. */
+	const struct gh_span *s = p->lo < p->hi ? gh_obj_span(h, &h->objs[p->lo]) : NULL;
+	for (uint32_t i = p->lo; i < p->hi && s && !f->nomem; i++) {
+		while (i >= s->first + s->nobjs)
+			s++;
 		f->v = gh_obj_vertex(g, i);
-		gh_heap_pointers(h, &h->objs[i], edge, f);
+		gh_span_pointers_in(h, s, &h->objs[i], 0, UINT64_MAX, edge, f);
 	}
 	if (!f->direct)
 		flush(f);

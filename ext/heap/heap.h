@@ -134,6 +134,9 @@ typedef void (*gh_ptr_fn)(void *arg, uint64_t slot_offset, uint64_t value);
 bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn, void *arg);
 /* The same for the words at slot offsets [from, to) only. */
 bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t from, uint64_t to, gh_ptr_fn fn, void *arg);
+/* The same for an object of span s, for callers that have the span at hand. */
+bool gh_span_pointers_in(struct gh_heap *h, const struct gh_span *s, const struct gh_object *o, uint64_t from, uint64_t to,
+			 gh_ptr_fn fn, void *arg);
 /* For several threads calling gh_heap_pointers at once: loads the pointer
  * mask of every type a header or largeType names, then freezes the cache
  * (a type not loaded then reads as an unreadable pointer map) until

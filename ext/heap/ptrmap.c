@@ -288,8 +288,13 @@ bool gh_heap_pointers(struct gh_heap *h, const struct gh_object *o, gh_ptr_fn fn
 
 bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t from, uint64_t to, gh_ptr_fn fn, void *arg)
 {
-	const struct gh_span *s = gh_obj_span(h, o);
-	uint64_t size, slot = gh_obj_slot(h, o, &size);
+	return gh_span_pointers_in(h, gh_obj_span(h, o), o, from, to, fn, arg);
+}
+
+bool gh_span_pointers_in(struct gh_heap *h, const struct gh_span *s, const struct gh_object *o, uint64_t from, uint64_t to,
+			 gh_ptr_fn fn, void *arg)
+{
+	uint64_t size = s->elemsize, slot = gh_obj_addr(o) - (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
 	const uint8_t *view = gh_view(h->p->t, slot, size);
 	bool ok = true;
 	from = (from + 7) & ~7ull;
@@ -305,12 +310,16 @@ bool gh_heap_pointers_in(struct gh_heap *h, const struct gh_object *o, uint64_t 
 		break;
 	case GH_PTR_SPAN_BITS: {
 		uint64_t first = (slot - s->base) / 8, nwords = size / 8;
-		uint8_t bits[4096 / 8 * 8];
+		uint8_t buf[4096 / 8 * 8];
 		uint64_t b0 = first / 8, b1 = (first + nwords + 7) / 8;
-		if (b1 - b0 > sizeof(bits) || !gh_read(h->p->t, s->heapbits + b0, bits, b1 - b0)) {
+		/* The span's bits in place when the core maps them; else a copy. */
+		const uint8_t *bits = gh_view(h->p->t, s->heapbits + b0, b1 - b0);
+		if (!bits && (b1 - b0 > sizeof(buf) || !gh_read(h->p->t, s->heapbits + b0, buf, b1 - b0))) {
 			ok = false;
 			break;
 		}
+		if (!bits)
+			bits = buf;
 		for (uint64_t k = from / 8; k < nwords; k++) {
 			uint64_t wi = first + k - b0 * 8;
 			if ((bits[wi / 8] >> (wi % 8)) & 1)
