@@ -251,10 +251,12 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 			g->reach[v / 8] |= (uint8_t)(1u << (v % 8));
 	if ((err = reverse(g, &t, dfnum)))
 		goto out;
-	free(dfnum);
+	/* The numbering is done with: its pages become the labels (pages
+	 * the kernel need not zero again). */
+	t.label = dfnum;
 	dfnum = NULL;
 	err = &gh_error_nomem;
-	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))) || !(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
+	if (!(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
 	for (uint32_t i = 0; i < t.n; i++) {
 		t.label[i] = i;

@@ -290,21 +290,26 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 				(unsigned long long)g->nedges);
 		goto fail_parts;
 	}
-	g->adj = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->adj));
+	/* The edge table grows out of part 0's buffer (its pages are in
+	 * place already): part 0's rows move up behind the roots' rows, the
+	 * other parts' rows follow. */
+	uint64_t head = g->off[gh_obj_vertex(g, 0)];
+	g->adj = realloc(parts[0].f.buf, (g->nedges ? g->nedges : 1) * sizeof(*g->adj));
 	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
 	if (!g->adj || !cur) {
 		free(cur);
 		err = &gh_error_nomem;
 		goto fail_parts;
 	}
-	/* The super-root's and the roots' rows, then the parts' rows. */
+	parts[0].f.buf = NULL;
+	memmove(g->adj + head, g->adj, parts[0].f.pos * sizeof(*g->adj));
 	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
 	for (uint32_t r = 0; r < g->nroots; r++)
 		g->adj[cur[0]++] = 1 + r;
 	for (size_t i = 0; i < b.nedges; i++)
 		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
 	free(cur);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 1; i < n; i++) {
 		if (parts[i].f.pos)
 			memcpy(g->adj + g->off[gh_obj_vertex(g, parts[i].lo)], parts[i].f.buf,
 			       parts[i].f.pos * sizeof(*g->adj));
