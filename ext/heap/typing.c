@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "../runtime/goroutines.h"
@@ -684,9 +685,11 @@ static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 	return gh_read_u64(k->p->t, a, v);
 }
 
-/* Starts the read of the next pending object's bytes while this one is
- * walked: pending objects are in address order, but with gaps the hardware
- * does not predict. */
+/* Starts the read of a pending object's bytes (drain: LOOKAHEAD objects
+ * before they are walked; populate has mapped the pages by then): pending
+ * objects are in address order, but with gaps the hardware does not
+ * predict. */
+#define LOOKAHEAD 8
 static void prefetch_object(struct typer *k, uint32_t obj)
 {
 	const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[obj]), 8);
@@ -1499,19 +1502,34 @@ static gh_type_id by_name(struct typer *k, const char *name)
  * makes pending behind the sweep waits for the next one. */
 static void drain(struct typer *k, size_t *vi)
 {
-	size_t at = 0; /* the sweep's next word */
+	size_t at = 0, word = 0; /* the sweep's next word; the word bits were taken from */
+	uint64_t bits = 0;        /* taken, not yet queued */
+	uint32_t queue[LOOKAHEAD];
+	unsigned head = 0, queued = 0;
 	struct ival v;
 	for (;;) {
-		size_t w = npending(k) ? next_pending(k, at) : SIZE_MAX;
-		if (w != SIZE_MAX) {
-			at = w + 1;
-			for (uint64_t bits = take_pending(k, w); bits; bits &= bits - 1) {
-				uint32_t i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-				uint64_t rest = bits & (bits - 1);
-				if (rest)
-					prefetch_object(k, (uint32_t)(w * 64 + (size_t)__builtin_ctzll(rest)));
-				walk_object(k, &k->h->objs[i]);
+		/* The sweep runs LOOKAHEAD objects ahead of the walk, starting
+		 * the read of each object's bytes. */
+		while (queued < LOOKAHEAD) {
+			if (!bits) {
+				size_t w = npending(k) ? next_pending(k, at) : SIZE_MAX;
+				if (w == SIZE_MAX)
+					break;
+				at = w + 1;
+				word = w;
+				bits = take_pending(k, w);
+				continue;
 			}
+			uint32_t i = (uint32_t)(word * 64 + (size_t)__builtin_ctzll(bits));
+			bits &= bits - 1;
+			prefetch_object(k, i);
+			queue[(head + queued++) % LOOKAHEAD] = i;
+		}
+		if (queued) {
+			uint32_t i = queue[head];
+			head = (head + 1) % LOOKAHEAD;
+			queued--;
+			walk_object(k, &k->h->objs[i]);
 		} else if (npending(k)) {
 			at = 0; /* what was made pending behind the sweep */
 		} else if (next_value(k, vi, &v)) {
@@ -1528,8 +1546,44 @@ static void drain(struct typer *k, size_t *vi)
 	}
 }
 
+/* Maps the core's pages of the pointerful spans into the page tables ahead
+ * of the walk (MADV_POPULATE_READ, one call per run of spans), on a thread
+ * of its own: a prefetch of a page not yet mapped is dropped, and the walk
+ * would take each first touch as a page fault.  Advisory: targets that do
+ * not map the core (a live process) and older kernels skip it. */
+static void *populate(void *arg)
+{
+#ifdef MADV_POPULATE_READ
+	struct gh_heap *h = arg;
+	uint64_t lo = 0, hi = 0;
+	for (uint32_t i = 0; i <= h->nspans; i++) {
+		const struct gh_span *s = i < h->nspans ? &h->spans[i] : NULL;
+		if (s && (s->noscan || !s->nobjs))
+			continue;
+		if (s && s->base == hi) {
+			hi = s->base + s->npages * h->page_size;
+			continue;
+		}
+		const uint8_t *v = hi > lo ? gh_view(h->p->t, lo, hi - lo) : NULL;
+		if (v) {
+			uintptr_t a = (uintptr_t)v & ~(uintptr_t)4095, e = ((uintptr_t)v + (hi - lo) + 4095) & ~(uintptr_t)4095;
+			madvise((void *)a, e - a, MADV_POPULATE_READ);
+		}
+		if (s) {
+			lo = s->base;
+			hi = s->base + s->npages * h->page_size;
+		}
+	}
+#else
+	(void)arg;
+#endif
+	return NULL;
+}
+
 struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
 {
+	pthread_t pop;
+	bool popping = gh_threads() > 1 && gh_thread_start(&pop, populate, h);
 	memset(st, 0, sizeof(*st));
 	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0 };
 	k.nwords = (size_t)h->nobjs / 64 + 1;
@@ -1598,6 +1652,8 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	type_map_headers(&k);
 	drain(&k, &vi);
 	pipe_stop(&k);
+	if (popping)
+		pthread_join(pop, NULL);
 	free(k.batch);
 	free(k.scratch);
 	free(k.pending);
