@@ -150,6 +150,12 @@ void gh_heap_masks_thaw(struct gh_heap *h);
  * (a GC program, a mask the runtime has not built).  Cached per heap. */
 const uint8_t *gh_heap_type_mask(struct gh_heap *h, uint64_t desc, uint64_t *size, uint64_t *ptrdata);
 
+/* Maps the core's pages of the heap's pointerful spans into the page
+ * tables (MADV_POPULATE_READ), for a thread of its own ahead of a pass that
+ * reads every object (arg: the heap; returns NULL).  Advisory: does nothing
+ * where the target does not map the core or the kernel cannot. */
+void *gh_heap_populate(void *arg);
+
 /* Internal to the heap layer. */
 void gh_mask_cache_free(struct gh_mask_cache *c);
 void gh_heap_warn(struct gh_heap *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

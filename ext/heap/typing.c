@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "../runtime/goroutines.h"
@@ -1546,44 +1545,10 @@ static void drain(struct typer *k, size_t *vi)
 	}
 }
 
-/* Maps the core's pages of the pointerful spans into the page tables ahead
- * of the walk (MADV_POPULATE_READ, one call per run of spans), on a thread
- * of its own: a prefetch of a page not yet mapped is dropped, and the walk
- * would take each first touch as a page fault.  Advisory: targets that do
- * not map the core (a live process) and older kernels skip it. */
-static void *populate(void *arg)
-{
-#ifdef MADV_POPULATE_READ
-	struct gh_heap *h = arg;
-	uint64_t lo = 0, hi = 0;
-	for (uint32_t i = 0; i <= h->nspans; i++) {
-		const struct gh_span *s = i < h->nspans ? &h->spans[i] : NULL;
-		if (s && (s->noscan || !s->nobjs))
-			continue;
-		if (s && s->base == hi) {
-			hi = s->base + s->npages * h->page_size;
-			continue;
-		}
-		const uint8_t *v = hi > lo ? gh_view(h->p->t, lo, hi - lo) : NULL;
-		if (v) {
-			uintptr_t a = (uintptr_t)v & ~(uintptr_t)4095, e = ((uintptr_t)v + (hi - lo) + 4095) & ~(uintptr_t)4095;
-			madvise((void *)a, e - a, MADV_POPULATE_READ);
-		}
-		if (s) {
-			lo = s->base;
-			hi = s->base + s->npages * h->page_size;
-		}
-	}
-#else
-	(void)arg;
-#endif
-	return NULL;
-}
-
 struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, struct gh_typing_stats *st)
 {
 	pthread_t pop;
-	bool popping = gh_threads() > 1 && gh_thread_start(&pop, populate, h);
+	bool popping = gh_threads() > 1 && gh_thread_start(&pop, gh_heap_populate, h);
 	memset(st, 0, sizeof(*st));
 	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0 };
 	k.nwords = (size_t)h->nobjs / 64 + 1;
