@@ -47,7 +47,9 @@ static void snca_free(struct snca *t)
 
 /* Preorder numbering from the super-root.  dfnum (vertex -> preorder,
  * NONE: unreached) is the caller's; stack and cursor are scratch arrays of
- * nv entries. */
+ * nv entries, both indexed by stack depth (a vertex's place in the edge
+ * table is kept beside it on the stack, not in a per-vertex array written
+ * at random). */
 static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack, uint32_t *cursor)
 {
 	uint32_t sp = 0;
@@ -55,24 +57,25 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 	t->vertex[0] = 0;
 	t->parent[0] = NONE;
 	t->n = 1;
-	cursor[0] = g->off[0];
-	stack[sp++] = 0;
+	stack[sp] = 0;
+	cursor[sp++] = g->off[0];
 	while (sp) {
-		uint32_t v = stack[sp - 1];
-		if (cursor[v] == g->off[v + 1]) {
+		uint32_t v = stack[sp - 1], c = cursor[sp - 1], end = g->off[v + 1];
+		if (c == end) {
 			sp--;
 			continue;
 		}
-		uint32_t c = cursor[v]++, w = g->adj[c];
-		if (c + 4 < g->off[v + 1]) /* the row's next targets, while this one is looked at */
+		cursor[sp - 1] = c + 1;
+		uint32_t w = g->adj[c];
+		if (c + 4 < end) /* the row's next targets, while this one is looked at */
 			__builtin_prefetch(&dfnum[g->adj[c + 4]]);
 		if (dfnum[w] != NONE)
 			continue;
 		dfnum[w] = t->n;
 		t->parent[t->n] = dfnum[v];
 		t->vertex[t->n++] = w;
-		cursor[w] = g->off[w];
-		stack[sp++] = w;
+		stack[sp] = w;
+		cursor[sp++] = g->off[w];
 	}
 }
 
