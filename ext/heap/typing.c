@@ -403,6 +403,16 @@ static void push_value_locked(struct typer *k, uint64_t p, gh_type_id id)
 	k->vals[k->nvals++] = (struct ival){ p, id };
 }
 
+/* Gives object o type t (id) and, when t has pointers, queues it to be
+ * walked: walking a pointer-free value proposes nothing (a string's bytes,
+ * a []byte's array, a tiny block are most of a heap's objects). */
+static void retype(struct typer *k, struct gh_object *o, const struct gh_type *t, gh_type_id id)
+{
+	set_type(o, id);
+	if (t->ptrdata)
+		push(k, (uint32_t)(o - k->h->objs));
+}
+
 /* Applies a proposal of type id for the object that starts exactly at p. */
 static void apply(struct typer *k, uint64_t p, gh_type_id id)
 {
@@ -424,8 +434,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		 * pointer types the block. */
 		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 &&
 		    (!o->type || (o->type != id && tiny_preferred(t, ty(k, o->type))))) {
-			set_type(o, id);
-			push(k, (uint32_t)(o - k->h->objs));
+			retype(k, o, t, id);
 		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + osize) {
 			push_value(k, p, id);
 		}
@@ -435,8 +444,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		/* The runtime's own header struct (from a runtime local such as
 		 * chanrecv's c *hchan) and the user's channel or map type name
 		 * the same object: keep the more telling one, walk it again. */
-		set_type(o, id);
-		push(k, (uint32_t)(o - k->h->objs));
+		retype(k, o, t, id);
 		return;
 	}
 	if (o->type == id)
@@ -455,13 +463,11 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		 * a runtime struct over the user's type. */
 		if (!header_of(t, cur) && sp->ptrmode != GH_PTR_HEADER && sp->ptrmode != GH_PTR_LARGE_TYPE &&
 		    (tiny ? tiny_preferred(t, cur) : preferred(t, cur))) {
-			set_type(o, id);
-			push(k, (uint32_t)(o - k->h->objs));
+			retype(k, o, t, id);
 		}
 		return;
 	}
-	set_type(o, id);
-	push(k, (uint32_t)(o - k->h->objs));
+	retype(k, o, t, id);
 }
 
 /* Starts loading the object record a proposal for p will touch: proposals
