@@ -99,12 +99,20 @@ struct fill {
 	bool direct;    /* resolve at once: no batch memory */
 	bool nomem;
 	uint64_t unresolved;
+	const struct gh_span *span; /* of the last pointer resolved */
 };
 
 static uint32_t resolve(struct fill *f, uint64_t value)
 {
-	const struct gh_span *s;
-	const struct gh_object *o = gh_heap_find_in(f->g->h, value, &s);
+	/* Batches come sorted by address: try the span of the last one. */
+	const struct gh_span *s = f->span;
+	const struct gh_object *o;
+	if (s && gh_span_covers(s, value)) {
+		o = gh_span_find(f->g->h, s, value);
+	} else {
+		o = gh_heap_find_in(f->g->h, value, &s);
+		f->span = s;
+	}
 	if (o)
 		return gh_obj_vertex(f->g, (uint32_t)(o - f->g->h->objs));
 	if (s) /* in a span, in no object: a free slot */
