@@ -105,14 +105,8 @@ struct fill {
 static uint32_t resolve(struct fill *f, uint64_t value)
 {
 	/* Batches come sorted by address: try the span of the last one. */
-	const struct gh_span *s = f->span;
-	const struct gh_object *o;
-	if (s && gh_span_covers(s, value)) {
-		o = gh_span_find(f->g->h, s, value);
-	} else {
-		o = gh_heap_find_in(f->g->h, value, &s);
-		f->span = s;
-	}
+	const struct gh_span *s = gh_heap_span_at(f->g->h, &f->span, value);
+	const struct gh_object *o = s ? gh_span_find(f->g->h, s, value) : NULL;
 	if (o)
 		return gh_obj_vertex(f->g, (uint32_t)(o - f->g->h->objs));
 	if (s) /* in a span, in no object: a free slot */

@@ -126,6 +126,9 @@ bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s);
 uint32_t gh_heap_page_span(const struct gh_heap *h, uint64_t addr);
 /* The in-use span containing addr; NULL if none. */
 const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr);
+/* The same, trying *memo (the span the caller found last) first and keeping
+ * the span found in it: for lookups that come in address order. */
+const struct gh_span *gh_heap_span_at(const struct gh_heap *h, const struct gh_span **memo, uint64_t addr);
 
 /* Calls fn for each word of the object's slot that may hold a heap pointer,
  * with its offset from the slot start, and its value.  Returns false (and

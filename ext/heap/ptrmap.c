@@ -200,6 +200,16 @@ const struct gh_span *gh_heap_span_of(const struct gh_heap *h, uint64_t addr)
 	return gh_span_covers(s, addr) ? s : NULL;
 }
 
+const struct gh_span *gh_heap_span_at(const struct gh_heap *h, const struct gh_span **memo, uint64_t addr)
+{
+	if (*memo && gh_span_covers(*memo, addr))
+		return *memo;
+	const struct gh_span *s = gh_heap_span_of(h, addr);
+	if (s)
+		*memo = s;
+	return s;
+}
+
 const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, const struct gh_span **span)
 {
 	const struct gh_span *s = gh_heap_span_of(h, addr);

@@ -76,7 +76,7 @@ struct typer {
 	size_t npending LINE;
 
 	/* The applier (or the walker, while the applier is idle). */
-	const struct gh_span *aspan LINE; /* span_at memo */
+	const struct gh_span *aspan LINE; /* gh_heap_span_at memo */
 	uint64_t acc_word, acc_bits; /* pending bits not yet published (push_flush) */
 
 	/* The walker. */
@@ -137,17 +137,6 @@ static void flush(struct typer *k);
 static const struct gh_type *ty(struct typer *k, gh_type_id id)
 {
 	return gh_type_get(k->T, id);
-}
-
-/* The span containing a, trying the last one found (*memo) first. */
-static const struct gh_span *span_at(struct typer *k, const struct gh_span **memo, uint64_t a)
-{
-	if (*memo && gh_span_covers(*memo, a))
-		return *memo;
-	const struct gh_span *s = gh_heap_span_of(k->h, a);
-	if (s)
-		*memo = s;
-	return s;
 }
 
 static uint32_t type_of(const struct gh_object *o)
@@ -419,7 +408,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 	const struct gh_type *t = ty(k, id);
 	if (!t || !t->size)
 		return;
-	const struct gh_span *sp = span_at(k, &k->aspan, p);
+	const struct gh_span *sp = gh_heap_span_at(k->h, &k->aspan, p);
 	struct gh_object *o = sp ? (struct gh_object *)gh_span_find(k->h, sp, p) : NULL;
 	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
 		return;
@@ -1330,7 +1319,7 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	if (!t || !t->ptrdata || !t->size)
 		return;
 	uint64_t a = gh_obj_addr(o), buf;
-	const struct gh_span *s = span_at(k, &k->span, a);
+	const struct gh_span *s = gh_heap_span_at(k->h, &k->span, a);
 	if (!s)
 		return;
 	uint64_t size = gh_span_obj_size(k->h, s);
