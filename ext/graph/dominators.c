@@ -11,8 +11,9 @@
  *
  * No recursion: depth-first search uses an explicit stack and path
  * compression reverses the path's links, because heap graphs have paths
- * millions of vertices long (linked lists).  Retained size of a vertex = its own size plus the retained sizes
- * of the vertices it immediately dominates. */
+ * millions of vertices long (linked lists).  Retained size of a vertex =
+ * its own size plus the retained sizes of the vertices it immediately
+ * dominates. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -391,9 +391,9 @@ static void *fill_part(void *arg)
 			n = 0;
 		p->shrunk |= n < s->nobjs;
 		s->nobjs = n;
+		uint64_t sz = gh_span_obj_size(h, s);
 		for (uint32_t k = 0; k < n; k++) {
 			const struct gh_object *o = &h->objs[s->first + k];
-			uint64_t sz = gh_span_obj_size(h, s);
 			st->objects++;
 			st->bytes += sz;
 			st->slot_bytes += s->sizeclass ? s->elemsize : s->npages * p->w->page;
