@@ -54,13 +54,27 @@ def live(request, tmp_path):
     proc.wait()
 
 
+def tasks(pid):
+    return {int(t) for t in os.listdir("/proc/%d/task" % pid)}
+
+
+def assert_threads_of(info, before, after):
+    """A running Go program may start a thread (a new M) at any time and never
+    ends one, so goheap's stop must see every thread that existed before it
+    and only threads that exist after it."""
+    seen = {t["tid"] for t in info["threads"]}
+    assert len(seen) == len(info["threads"]), "a thread listed twice"
+    assert before <= seen, "threads missed: %s" % sorted(before - seen)
+    assert seen <= after, "threads that do not exist: %s" % sorted(seen - after)
+
+
 def test_pid_info(live):
     case, paths, proc = live
+    before = tasks(proc.pid)
     info = run_json(["--pid", proc.pid, "info"])
     assert info["go"]["version"] == case["facts"]["go_version"]
     assert info["target"]["kind"] == "live process"
-    tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % proc.pid))
-    assert sorted(t["tid"] for t in info["threads"]) == tids
+    assert_threads_of(info, before, tasks(proc.pid))
     # goheap resumed the process: it is not left in a tracing stop.
     state = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()[0]
     assert state in ("S", "R"), state
@@ -87,5 +101,6 @@ def test_gdb_attached_info(live):
     assert gdb_pcs and {t["tid"]: int(t["pc"], 16) for t in info["threads"]} == gdb_pcs
     # And the CLI on the same (now resumed) process agrees on version and threads.
     cli = run_json(["--pid", proc.pid, "info"])
-    assert sorted(t["tid"] for t in cli["threads"]) == sorted(gdb_pcs)
+    assert cli["go"]["version"] == case["facts"]["go_version"]
+    assert_threads_of(cli, set(gdb_pcs), tasks(proc.pid))
     assert run(["--pid", proc.pid, "info"]).returncode == 0
