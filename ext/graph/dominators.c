@@ -2,12 +2,12 @@
  * dominators in practice", 2006): semidominators as in Lengauer-Tarjan,
  * with path compression, then each immediate dominator as the nearest
  * common ancestor of the vertex's parent and semidominator, found by
- * climbing the dominator tree built so far.  It needs no buckets, and
- * everything is indexed by preorder number, so the temporaries are five
- * 4-byte arrays per reached vertex and the reversed edges that reach back in
- * preorder (the reversal runs on several threads, each with a row counter
- * array of its own in the room the search's cursors left); what is no
- * longer needed is freed before the results are allocated.
+ * climbing the dominator tree built so far.  It needs no buckets of
+ * vertices by semidominator, and everything is indexed by preorder number,
+ * so the temporaries are five 4-byte arrays per reached vertex and the
+ * search's non-tree edges, reversed (kept by the search as it meets them
+ * and laid out as rows on several threads); what is no longer needed is
+ * freed before the results are allocated.
  *
  * No recursion: depth-first search uses an explicit stack and path
  * compression reverses the path's links, because heap graphs have paths
@@ -16,13 +16,16 @@
  * dominates. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../util/hugepage.h"
 #include "../util/threads.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX
-#define AHEAD 16 /* edges: how far ahead the reversal prefetches */
+#define AHEAD 8 /* edges: how far ahead the semidominators prefetch */
+#define ROW_AHEAD 6 /* edges: how far ahead the search prefetches in a row */
+#define LEAF (UINT32_MAX - 1) /* dfnum of an unreached vertex with no edges */
 
 struct snca {
 	uint32_t n;           /* vertices reached; preorder numbers 0..n-1 */
@@ -46,12 +49,99 @@ static void snca_free(struct snca *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Preorder numbering from the super-root.  dfnum (vertex -> preorder,
- * NONE: unreached) is the caller's; stack and cursor are scratch arrays of
- * nv entries, both indexed by stack depth (a vertex's place in the edge
- * table is kept beside it on the stack, not in a per-vertex array written
- * at random). */
-static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack, uint32_t *cursor)
+/* The search's non-tree edges, reversed: for each reached vertex, the
+ * preorder numbers of its predecessors other than its search-tree parent.
+ * The search meets every edge with both ends numbered, so it keeps these
+ * as it goes, in buckets of 64 Ki target rows (a bucket's row counters, 256
+ * KiB, stay in cache while it is laid out as rows), in chunks mapped and
+ * unmapped whole, so a bucket's memory is returned as its rows are laid
+ * out.  No pass over the edge table reading numbers at random. */
+#define ROW_SHIFT 16
+#define ROWS (1u << ROW_SHIFT)
+#define CHUNK_EDGES 43680 /* a chunk just under 256 KiB */
+
+struct chunk {
+	struct chunk *next;
+	uint32_t n;
+	uint32_t src[CHUNK_EDGES];
+	uint16_t row[CHUNK_EDGES]; /* target's number, low bits */
+};
+
+/* A bucket's write cursors are kept together, apart from its chunks,
+ * so that the search's appends touch a few cache lines, not a chunk
+ * header each. */
+struct bucket {
+	uint32_t *src;
+	uint16_t *row;
+	uint32_t left;        /* room left in the newest chunk */
+	uint32_t count;       /* edges, once closed */
+	struct chunk *head;   /* newest chunk first */
+};
+
+struct back {
+	struct bucket *b;
+	uint32_t nb;
+};
+
+static void back_free(struct back *bk)
+{
+	for (uint32_t b = 0; bk->b && b < bk->nb; b++)
+		for (struct chunk *c = bk->b[b].head, *next; c; c = next) {
+			next = c->next;
+			munmap(c, sizeof(*c));
+		}
+	free(bk->b);
+	memset(bk, 0, sizeof(*bk));
+}
+
+static bool back_grow(struct bucket *bu)
+{
+	struct chunk *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return false;
+	c->next = bu->head;
+	c->n = CHUNK_EDGES; /* full, unless it is still the newest when closed */
+	bu->head = c;
+	bu->src = c->src;
+	bu->row = c->row;
+	bu->left = CHUNK_EDGES;
+	return true;
+}
+
+static inline bool back_add(struct back *bk, uint32_t j, uint32_t i)
+{
+	struct bucket *bu = &bk->b[j >> ROW_SHIFT];
+	if (!bu->left && !back_grow(bu))
+		return false;
+	bu->left--;
+	*bu->src++ = i;
+	*bu->row++ = (uint16_t)(j & (ROWS - 1));
+	return true;
+}
+
+/* The newest chunks' fill and the buckets' edge counts, once the search
+ * is done. */
+static void back_close(struct back *bk)
+{
+	for (uint32_t b = 0; b < bk->nb; b++) {
+		struct bucket *bu = &bk->b[b];
+		if (bu->head)
+			bu->head->n = CHUNK_EDGES - bu->left;
+		bu->count = 0;
+		for (struct chunk *c = bu->head; c; c = c->next)
+			bu->count += c->n;
+	}
+}
+
+/* Preorder numbering from the super-root, keeping the non-tree edges.
+ * dfnum (vertex -> preorder; NONE or LEAF: unreached, LEAF when the
+ * vertex has no edges, so that reaching one needs no look at its row: most
+ * heap objects hold no pointers) is the caller's; stack and
+ * cursor are scratch arrays of nv entries, both indexed by stack depth (a
+ * vertex's place in the edge table is kept beside it on the stack, not in
+ * a per-vertex array written at random). */
+static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack,
+			    uint32_t *cursor, struct back *bk)
 {
 	uint32_t sp = 0;
 	dfnum[0] = 0;
@@ -68,135 +158,107 @@ static void dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint3
 		}
 		cursor[sp - 1] = c + 1;
 		uint32_t w = g->adj[c];
-		if (c + 4 < end) /* the row's next targets, while this one is looked at */
-			__builtin_prefetch(&dfnum[g->adj[c + 4]]);
-		if (dfnum[w] != NONE)
+		/* The row's next targets, while this one is looked at: on the
+		 * row's first step all of the first ROW_AHEAD, then one more each
+		 * step (most rows are short, and a prefetch only some steps
+		 * ahead would miss them all). */
+		if (c == g->off[v]) {
+			for (uint32_t k = c + 1; k < end && k <= c + ROW_AHEAD; k++)
+				__builtin_prefetch(&dfnum[g->adj[k]]);
+		} else if (c + ROW_AHEAD < end) {
+			__builtin_prefetch(&dfnum[g->adj[c + ROW_AHEAD]]);
+		}
+		uint32_t j = dfnum[w];
+		if (j < LEAF) {
+			if (!back_add(bk, j, dfnum[v]))
+				return &gh_error_nomem;
 			continue;
+		}
 		dfnum[w] = t->n;
 		t->parent[t->n] = dfnum[v];
 		t->vertex[t->n++] = w;
+		if (j == LEAF)
+			continue;
 		stack[sp] = w;
 		cursor[sp++] = g->off[w];
-	}
-}
-
-/* The preorder number of edge e's target, prefetching that of the edge
- * AHEAD further on, and the entry of at[] that the edge AHEAD / 2 further
- * on will touch (its number was prefetched AHEAD / 2 edges ago): the
- * reversal's passes read both at random. */
-static inline uint32_t target_num(const struct gh_graph *g, const uint32_t *dfnum, const uint32_t *at, uint32_t e)
-{
-	if (e + AHEAD < g->nedges)
-		__builtin_prefetch(&dfnum[g->adj[e + AHEAD]]);
-	if (e + AHEAD / 2 < g->nedges) {
-		uint32_t j = dfnum[g->adj[e + AHEAD / 2]];
-		if (j != NONE)
-			__builtin_prefetch(&at[j + 1]);
-	}
-	return dfnum[g->adj[e]];
-}
-
-/* The reversal runs in parts over ranges of source vertices, one per
- * thread.  Each part counts, then fills, its own share of every row, with
- * a row counter array of its own (part 0's is poff); the shares of a row
- * lie in part order.  semi takes the least of the parts' candidates. */
-struct rev_part {
-	const struct gh_graph *g;
-	struct snca *t;
-	const uint32_t *dfnum;
-	uint32_t *cnt;    /* row j's counter at j + 1 */
-	uint32_t lo, hi;  /* source vertices */
-	bool fill;
-	bool shared;      /* other parts update semi too */
-};
-
-static void semi_min(uint32_t *semi, uint32_t i, bool shared)
-{
-	if (!shared) {
-		if (i < *semi)
-			*semi = i;
-		return;
-	}
-	uint32_t cur = __atomic_load_n(semi, __ATOMIC_RELAXED);
-	while (i < cur && !__atomic_compare_exchange_n(semi, &cur, i, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
-static void *rev_pass(void *arg)
-{
-	struct rev_part *r = arg;
-	const struct gh_graph *g = r->g;
-	struct snca *t = r->t;
-	/* Rows in vertex order: the edge table is read front to back. */
-	for (uint32_t v = r->lo; v < r->hi; v++) {
-		uint32_t i = r->dfnum[v];
-		if (i == NONE)
-			continue;
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++) {
-			uint32_t j = target_num(g, r->dfnum, r->cnt, e);
-			if (i > j) {
-				if (r->fill) /* from the end of the part's share down */
-					t->preds[--r->cnt[j + 1]] = i;
-				else
-					r->cnt[j + 1]++;
-			} else if (!r->fill) {
-				semi_min(&t->semi[j], i, r->shared);
-			}
-		}
 	}
 	return NULL;
 }
 
-/* The reached vertices' predecessors, in preorder numbers; only those
- * numbered above the vertex.  One numbered below it (not yet processed
- * when the vertex is) is its own semidominator candidate: the least of
- * those goes straight into semi, so those edges are never stored. */
-static struct gh_error *reverse(const struct gh_graph *g, struct snca *t, const uint32_t *dfnum)
+/* Lays out buckets lo..hi-1 of the kept edges as rows of preds, unmapping
+ * each bucket's chunks once it is laid out. */
+struct rows_part {
+	struct back *bk;
+	struct snca *t;
+	const uint32_t *start; /* per bucket, its first edge in preds */
+	uint32_t *cnt;         /* ROWS + 1 row counters */
+	uint32_t lo, hi;
+};
+
+static void *lay_rows(void *arg)
 {
-	struct rev_part parts[GH_MAX_PARTS];
-	unsigned n = gh_parts(g->nedges >= (1u << 16));
-	if (!(t->poff = calloc((size_t)t->n + 1, sizeof(*t->poff))))
+	struct rows_part *r = arg;
+	struct snca *t = r->t;
+	for (uint32_t b = r->lo; b < r->hi; b++) {
+		uint32_t base = b << ROW_SHIFT, rows = t->n - base < ROWS ? t->n - base : ROWS;
+		memset(r->cnt, 0, ((size_t)rows + 1) * sizeof(*r->cnt));
+		for (struct chunk *c = r->bk->b[b].head; c; c = c->next)
+			for (uint32_t k = 0; k < c->n; k++)
+				r->cnt[c->row[k] + 1]++;
+		uint32_t at = r->start[b];
+		for (uint32_t k = 0; k < rows; k++) {
+			t->poff[base + k] = at;
+			at += r->cnt[k + 1];
+			r->cnt[k] = t->poff[base + k]; /* row k's next slot */
+		}
+		for (struct chunk *c = r->bk->b[b].head, *next; c; c = next) {
+			for (uint32_t k = 0; k < c->n; k++)
+				t->preds[r->cnt[c->row[k]]++] = c->src[k];
+			next = c->next;
+			munmap(c, sizeof(*c));
+		}
+		r->bk->b[b].head = NULL;
+	}
+	return NULL;
+}
+
+static struct gh_error *lay_out(struct back *bk, struct snca *t)
+{
+	uint32_t nb = ((t->n - 1) >> ROW_SHIFT) + 1, *start = malloc(((size_t)nb + 1) * sizeof(*start));
+	if (!start)
 		return &gh_error_nomem;
-	gh_advise_huge(t->poff, ((size_t)t->n + 1) * sizeof(*t->poff));
-	for (uint32_t i = 0; i < t->n; i++)
-		t->semi[i] = i;
-	for (unsigned k = 0; k < n; k++) {
-		parts[k] = (struct rev_part){ g, t, dfnum, t->poff, 0, g->nv, false, n > 1 };
-		if (k && !(parts[k].cnt = calloc((size_t)t->n + 1, sizeof(uint32_t)))) {
-			n = k; /* no room for another counter array: fewer parts */
+	uint32_t total = 0;
+	for (uint32_t b = 0; b < nb; b++) {
+		start[b] = total;
+		total += bk->b[b].count;
+	}
+	start[nb] = total;
+	struct rows_part parts[GH_MAX_PARTS];
+	unsigned n = gh_parts(total >= (1u << 16));
+	struct gh_error *err = &gh_error_nomem;
+	if (!(t->poff = malloc(((size_t)t->n + 1) * sizeof(*t->poff))) ||
+	    !(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds))))
+		goto out;
+	t->poff[t->n] = total;
+	for (unsigned k = 0; k < n; k++)
+		if (!(parts[k].cnt = malloc((ROWS + 1) * sizeof(uint32_t)))) {
+			n = k;
 			break;
 		}
+	if (!n)
+		goto out;
+	for (unsigned k = 0, b = 0; k < n; k++) { /* parts of about equal edge counts */
+		parts[k] = (struct rows_part){ bk, t, start, parts[k].cnt, b, 0 };
+		while (b < nb && (k == n - 1 || start[b] < (uint64_t)total * (k + 1) / n))
+			b++;
+		parts[k].hi = b;
 	}
-	for (unsigned k = 0, v = 0; k < n; k++) { /* parts of about equal edge counts */
-		parts[k].lo = v;
-		while (v < g->nv && (k == n - 1 || g->off[v] < g->nedges * (k + 1) / n))
-			v++;
-		parts[k].hi = v;
-		parts[k].shared = n > 1;
-	}
-	gh_run_parts(parts, sizeof(parts[0]), n, rev_pass);
-	/* Row starts; each part's counter becomes the end of its share. */
-	uint32_t start = 0;
-	for (uint32_t j = 0; j < t->n; j++) {
-		for (unsigned k = 0; k < n; k++) {
-			start += parts[k].cnt[j + 1];
-			parts[k].cnt[j + 1] = start;
-		}
-	}
-	uint32_t total = start;
-	struct gh_error *err = NULL;
-	if (!(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds)))) {
-		err = &gh_error_nomem;
-	} else {
-		for (unsigned k = 0; k < n; k++)
-			parts[k].fill = true;
-		gh_run_parts(parts, sizeof(parts[0]), n, rev_pass);
-		/* Part 0's counters end at each row's start, one entry up. */
-		memmove(t->poff, t->poff + 1, (size_t)t->n * sizeof(*t->poff));
-		t->poff[t->n] = total;
-	}
-	for (unsigned k = 1; k < n; k++)
+	gh_run_parts(parts, sizeof(parts[0]), n, lay_rows);
+	err = NULL;
+	for (unsigned k = 0; k < n; k++)
 		free(parts[k].cnt);
+out:
+	free(start);
 	return err;
 }
 
@@ -231,6 +293,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	if (g->idom)
 		return NULL;
 	struct snca t = { 0 };
+	struct back bk = { 0 };
 	size_t nv = g->nv;
 	struct gh_error *err = &gh_error_nomem;
 	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
@@ -239,22 +302,28 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	/* semi and ancestor serve as the search's stack and cursors first. */
 	t.semi = malloc(nv * sizeof(uint32_t));
 	t.ancestor = malloc(nv * sizeof(uint32_t));
-	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor)
+	bk.nb = (uint32_t)((nv - 1) >> ROW_SHIFT) + 1;
+	bk.b = calloc(bk.nb, sizeof(*bk.b));
+	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor || !bk.b)
 		goto out;
 	/* Read at random, one entry per edge: fewer TLB misses in huge pages. */
 	gh_advise_huge(dfnum, nv * sizeof(*dfnum));
-	gh_advise_huge(t.semi, nv * sizeof(uint32_t));
-	memset(dfnum, 0xff, nv * sizeof(*dfnum));
-	dfs(g, &t, dfnum, t.semi, t.ancestor);
-	free(t.ancestor); /* the search's cursors: room for the reversal's */
+	for (uint32_t v = 0; v < nv; v++)
+		dfnum[v] = g->off[v] == g->off[v + 1] ? LEAF : NONE;
+	if ((err = dfs(g, &t, dfnum, t.semi, t.ancestor, &bk)))
+		goto out;
+	free(t.ancestor);
 	t.ancestor = NULL;
+	err = &gh_error_nomem;
 	if (!(g->reach = calloc(nv / 8 + 1, 1)))
 		goto out;
 	for (uint32_t v = 0; v < nv; v++)
-		if (dfnum[v] != NONE)
+		if (dfnum[v] < LEAF)
 			g->reach[v / 8] |= (uint8_t)(1u << (v % 8));
-	if ((err = reverse(g, &t, dfnum)))
+	back_close(&bk);
+	if ((err = lay_out(&bk, &t)))
 		goto out;
+	back_free(&bk);
 	/* The numbering is done with: its pages become the labels (pages
 	 * the kernel need not zero again). */
 	t.label = dfnum;
@@ -262,16 +331,25 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	err = &gh_error_nomem;
 	if (!(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
+	t.semi[0] = 0;
 	for (uint32_t i = 0; i < t.n; i++) {
 		t.label[i] = i;
 		t.ancestor[i] = NONE;
+		if (i)
+			t.semi[i] = t.parent[i];
 	}
-	/* Semidominators, in reverse preorder: semi holds the least predecessor
-	 * numbered below w already; one above gives the least semidominator
-	 * on its path up the processed forest. */
+	/* Semidominators, in reverse preorder: the parent, or a predecessor's
+	 * least semidominator on its path up the processed forest (one
+	 * numbered below w is not in the forest yet: itself). */
 	for (uint32_t w = t.n - 1; w >= 1; w--) {
 		uint32_t s = t.semi[w];
-		for (uint32_t e = t.poff[w]; e < t.poff[w + 1]; e++) {
+		/* The edges are read from the last down, so the forest links
+		 * of those AHEAD below are fetched while this one is looked at. */
+		for (uint32_t e = t.poff[w + 1]; e-- > t.poff[w];) {
+			if (e >= AHEAD) {
+				__builtin_prefetch(&t.ancestor[t.preds[e - AHEAD]]);
+				__builtin_prefetch(&t.label[t.preds[e - AHEAD]]);
+			}
 			uint32_t u = eval(&t, t.preds[e]);
 			if (u < s)
 				s = u;
@@ -323,6 +401,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	err = NULL;
 out:
 	free(dfnum);
+	back_free(&bk);
 	snca_free(&t);
 	if (err) {
 		free(g->idom);
