@@ -1051,101 +1051,57 @@ static void walk_closure(struct typer *k, uint64_t ctx)
 		gh_dwarf_closure_parts(k->p->dw, f.name, closure_part, &c);
 }
 
-static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
+/* An interface value: a non-empty interface holds an itab, whose first
+ * word is this interface's own descriptor; an empty one holds a type.  A
+ * direct-interface dynamic type is stored in the data word itself. */
+static void walk_iface(struct typer *k, uint64_t a, gh_type_id id, int depth)
 {
 	const struct gh_type *t = ty(k, id);
-	if (!t || !t->ptrdata || depth > MAX_DEPTH)
+	uint64_t w0, w1;
+	if (!t || !rd(k, a, &w0) || !w0 || !rd(k, a + 8, &w1))
 		return;
-	uint64_t w0, w1, w2;
-	switch (t->kind) {
-	case GH_KIND_POINTER:
-		if (rd(k, a, &w0))
-			assign_values(k, w0, t->elem);
-		break;
-	case GH_KIND_STRING:
-		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && w1)
-			assign(k, w0, k->u8);
-		break;
-	case GH_KIND_SLICE:
-		if (rd(k, a, &w0) && rd(k, a + 8, &w1) && rd(k, a + 16, &w2) && w2)
-			assign_values(k, w0, t->elem);
-		break;
-	case GH_KIND_ARRAY: {
-		const struct gh_type *e = ty(k, t->elem);
-		if (!e || !e->ptrdata || !e->size)
-			break;
-		for (uint64_t i = 0; i < t->len && (i + 1) * e->size <= t->size; i++)
-			walk(k, a + i * e->size, t->elem, depth + 1);
-		break;
+	uint64_t desc = w0, inter;
+	if (rd(k, w0, &inter) && inter == t->addr && !rdf(k, w0, &k->p->L.itab.type, &desc))
+		return;
+	gh_type_id dyn;
+	struct gh_error *err = gh_type_at(k->T, desc, &dyn);
+	if (err) {
+		gh_error_free(err);
+		k->st->bad_types++;
+		return;
 	}
-	case GH_KIND_STRUCT:
-		for (uint32_t i = 0; i < t->nfields; i++) {
-			gh_type_id to;
-			if (unsafe_field(k, id, t, i, &to)) {
-				if (to && rd(k, a + t->fields[i].offset, &w0))
-					assign(k, w0, trie_node(k, to, w0));
-			} else {
-				walk(k, a + t->fields[i].offset, t->fields[i].type, depth + 1);
-			}
-		}
-		break;
-	case GH_KIND_INTERFACE: {
-		if (!rd(k, a, &w0) || !w0 || !rd(k, a + 8, &w1))
-			break;
-		/* A non-empty interface holds an itab, whose first word is this
-		 * interface's own descriptor; an empty one holds a type. */
-		uint64_t desc = w0, inter;
-		if (rd(k, w0, &inter) && inter == t->addr && !rdf(k, w0, &k->p->L.itab.type, &desc))
-			break;
-		gh_type_id dyn;
-		struct gh_error *err = gh_type_at(k->T, desc, &dyn);
-		if (err) {
-			gh_error_free(err);
-			k->st->bad_types++;
-			break;
-		}
-		if (ty(k, dyn)->direct_iface)
-			walk(k, a + 8, dyn, depth + 1);
-		else
-			assign(k, w1, dyn);
-		break;
-	}
-	case GH_KIND_MAP:
-	case GH_KIND_CHAN:
-		/* A map or channel value points at its header, which is typed
-		 * as the map or channel type itself (walk_object follows it). */
-		if (rd(k, a, &w0) && w0)
-			assign(k, w0, id);
-		break;
-	case GH_KIND_FUNC:
-		if (rd(k, a, &w0) && w0)
-			walk_closure(k, w0);
-		break;
-	default:
-		break;
-	}
+	if (ty(k, dyn)->direct_iface)
+		walk(k, a + 8, dyn, depth + 1);
+	else
+		assign(k, w1, dyn);
 }
 
 /* ---- walk plans ---------------------------------------------------------
  *
- * walk() interprets a type at every value; objects of one type are walked
- * millions of times, so each type's walk is flattened once into a plan: the
- * pointer-bearing words at fixed offsets, with what each proposes.  What a
- * plan cannot say in a word or two (interfaces, funcs, map and channel
- * elements, long arrays) stays a call to walk() for that part. */
+ * Typing walks a value of a type at every address that holds one, millions
+ * of times for some types, so each type's walk is flattened once into a
+ * plan: the pointer-bearing words at fixed offsets, with what each
+ * proposes.  What a plan cannot say in a word or two (interfaces, funcs,
+ * arrays of maps or channels, long arrays, types too big for one plan) is
+ * an op that runs the plan of that part, one level deeper. */
 enum plan_op {
 	OP_PTR,    /* *T: propose T for the pointee */
 	OP_STRING, /* string: its bytes are uint8s (when the length is not 0) */
 	OP_SLICE,  /* []T: the backing array holds Ts (when the capacity is not 0) */
 	OP_HEADER, /* map or chan value: the header has the map or chan type */
 	OP_UNSAFE, /* unsafe.Pointer whose pointee a standard layout names */
-	OP_WALK,   /* anything else: walk() the part */
+	OP_VALUES, /* *T or []T of maps or chans (id: that type): assign_values */
+	OP_ARRAY,  /* array too long to inline (id: the array type): each element */
+	OP_IFACE,  /* interface (id: its type): by its dynamic type */
+	OP_FUNC,   /* func value: its closure's captured variables */
+	OP_TYPE,   /* a part walked by its own plan (a type too big for one) */
 };
 
 struct op {
 	uint32_t off;
 	uint8_t kind;   /* enum plan_op */
-	uint8_t depth;  /* for OP_WALK: the nesting walk() would be at */
+	uint8_t depth;  /* nesting below the plan's value: ops deeper than
+			 * MAX_DEPTH from the walk's start are not run */
 	gh_type_id id;
 };
 
@@ -1185,7 +1141,7 @@ static void plan_value(struct typer *k, struct plan_builder *b, uint64_t off, gh
 		/* assign_values walks an array of maps or channels value by value. */
 		e = ty(k, t->elem);
 		if (e && (e->kind == GH_KIND_MAP || e->kind == GH_KIND_CHAN))
-			plan_add(b, off, OP_WALK, id, depth);
+			plan_add(b, off, OP_VALUES, id, depth);
 		else
 			plan_add(b, off, t->kind == GH_KIND_POINTER ? OP_PTR : OP_SLICE, t->elem, depth);
 		break;
@@ -1201,7 +1157,7 @@ static void plan_value(struct typer *k, struct plan_builder *b, uint64_t off, gh
 			plan_value(k, b, off + i * e->size, t->elem, depth + 1);
 			if (b->n - at > ARRAY_INLINE) {
 				b->n = at;
-				plan_add(b, off, OP_WALK, id, depth);
+				plan_add(b, off, OP_ARRAY, id, depth);
 				break;
 			}
 		}
@@ -1223,15 +1179,46 @@ static void plan_value(struct typer *k, struct plan_builder *b, uint64_t off, gh
 		plan_add(b, off, OP_HEADER, id, depth);
 		break;
 	case GH_KIND_INTERFACE:
+		plan_add(b, off, OP_IFACE, id, depth);
+		break;
 	case GH_KIND_FUNC:
-		plan_add(b, off, OP_WALK, id, depth);
+		plan_add(b, off, OP_FUNC, id, depth);
 		break;
 	default:
 		break;
 	}
 }
 
-/* The plan of type id, made on first use (NULL: walk() it instead). */
+/* The plan of a type too big for PLAN_MAX ops: a struct as its fields,
+ * each by its own plan; an array element by element. */
+static struct plan *plan_parts(struct typer *k, gh_type_id id)
+{
+	const struct gh_type *t = ty(k, id);
+	uint32_t n = t->kind == GH_KIND_STRUCT ? t->nfields : 1;
+	struct plan *pl = malloc(sizeof(*pl) + (size_t)n * sizeof(pl->ops[0]));
+	if (!pl)
+		return NULL;
+	pl->n = 0;
+	if (t->kind != GH_KIND_STRUCT) {
+		pl->ops[pl->n++] = (struct op){ 0, OP_ARRAY, 0, id };
+		return pl;
+	}
+	for (uint32_t i = 0; i < t->nfields; i++) {
+		const struct gh_type *f = ty(k, t->fields[i].type);
+		gh_type_id to;
+		if (t->fields[i].offset > UINT32_MAX)
+			continue;
+		if (unsafe_field(k, id, t, i, &to)) {
+			if (to)
+				pl->ops[pl->n++] = (struct op){ (uint32_t)t->fields[i].offset, OP_UNSAFE, 0, to };
+		} else if (f && f->ptrdata) {
+			pl->ops[pl->n++] = (struct op){ (uint32_t)t->fields[i].offset, OP_TYPE, 1, t->fields[i].type };
+		}
+	}
+	return pl;
+}
+
+/* The plan of type id, made on first use (NULL: no memory for it). */
 static const struct plan *plan_of(struct typer *k, gh_type_id id)
 {
 	if (id >= k->nplans) {
@@ -1252,16 +1239,13 @@ static const struct plan *plan_of(struct typer *k, gh_type_id id)
 		b->n = 0;
 		b->full = false;
 		plan_value(k, b, 0, id, 0);
-		if (b->full) {
-			b->n = 0;
-			b->full = false;
-			plan_add(b, 0, OP_WALK, id, 0);
-		}
-		struct plan *pl = malloc(sizeof(*pl) + b->n * sizeof(pl->ops[0]));
+		struct plan *pl = b->full ? plan_parts(k, id) : malloc(sizeof(*pl) + b->n * sizeof(pl->ops[0]));
 		if (!pl)
 			return NULL;
-		pl->n = b->n;
-		memcpy(pl->ops, b->ops, b->n * sizeof(pl->ops[0]));
+		if (!b->full) {
+			pl->n = b->n;
+			memcpy(pl->ops, b->ops, b->n * sizeof(pl->ops[0]));
+		}
 		k->plans[id] = pl;
 	}
 	return k->plans[id];
@@ -1278,13 +1262,18 @@ static bool word(struct typer *k, const uint8_t *data, uint64_t a, uint32_t off,
 	return rd(k, a + off, v);
 }
 
-/* Does to the value at a what walk(k, a, id, 0) does, by id's plan. */
-static void run_plan(struct typer *k, const struct plan *pl, uint64_t a, uint64_t size)
+/* Proposes types for what the value of plan pl at a (size bytes) points
+ * at; depth: the value's nesting from where the walk started. */
+static void run_plan(struct typer *k, const struct plan *pl, uint64_t a, uint64_t size, int depth)
 {
 	const uint8_t *data = a >= k->vbase && a < k->vend && k->vend - a >= size ? k->vdata + (a - k->vbase) : NULL;
 	for (uint32_t i = 0; i < pl->n; i++) {
 		const struct op *op = &pl->ops[i];
+		int d = depth + op->depth;
+		if (d > MAX_DEPTH)
+			continue;
 		uint64_t w0, w1;
+		const struct gh_type *t, *e;
 		switch (op->kind) {
 		case OP_PTR:
 		case OP_HEADER:
@@ -1303,11 +1292,40 @@ static void run_plan(struct typer *k, const struct plan *pl, uint64_t a, uint64_
 			if (word(k, data, a, op->off, &w0))
 				assign(k, w0, trie_node(k, op->id, w0));
 			break;
+		case OP_VALUES:
+			t = ty(k, op->id);
+			if (word(k, data, a, op->off, &w0) &&
+			    (t->kind == GH_KIND_POINTER || (word(k, data, a, op->off + 16, &w1) && w1)))
+				assign_values(k, w0, t->elem);
+			break;
+		case OP_ARRAY:
+			t = ty(k, op->id);
+			e = ty(k, t->elem);
+			for (uint64_t j = 0; e && e->size && j < t->len && (j + 1) * e->size <= t->size; j++)
+				walk(k, a + op->off + j * e->size, t->elem, d + 1);
+			break;
+		case OP_IFACE:
+			walk_iface(k, a + op->off, op->id, d);
+			break;
+		case OP_FUNC:
+			if (word(k, data, a, op->off, &w0) && w0)
+				walk_closure(k, w0);
+			break;
 		default:
-			walk(k, a + op->off, op->id, op->depth);
+			walk(k, a + op->off, op->id, d);
 			break;
 		}
 	}
+}
+
+/* Proposes types for what a value of type id at a points at (depth: its
+ * nesting from where the walk started; none past MAX_DEPTH). */
+static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
+{
+	const struct gh_type *t = ty(k, id);
+	const struct plan *pl;
+	if (t && t->ptrdata && depth <= MAX_DEPTH && (pl = plan_of(k, id)))
+		run_plan(k, pl, a, t->size, depth);
 }
 
 /* Walks every element of a typed object: an object may be an array of its
@@ -1342,11 +1360,8 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 		return;
 	}
 	const struct plan *pl = plan_of(k, id);
-	for (uint64_t off = 0; off + t->size <= size; off += t->size)
-		if (pl)
-			run_plan(k, pl, a + off, t->size);
-		else
-			walk(k, a + off, id, 0);
+	for (uint64_t off = 0; pl && off + t->size <= size; off += t->size)
+		run_plan(k, pl, a + off, t->size, 0);
 	k->vbase = k->vend = 0;
 }
 
