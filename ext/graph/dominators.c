@@ -52,12 +52,13 @@ static void snca_free(struct snca *t)
 /* The search's non-tree edges, reversed: for each reached vertex, the
  * preorder numbers of its predecessors other than its search-tree parent.
  * The search meets every edge with both ends numbered, so it keeps these
- * as it goes, in buckets of 64 Ki target rows (a bucket's row counters, 256
- * KiB, stay in cache while it is laid out as rows), in chunks mapped and
- * unmapped whole, so a bucket's memory is returned as its rows are laid
- * out.  No pass over the edge table reading numbers at random. */
-#define ROW_SHIFT 16
-#define ROWS (1u << ROW_SHIFT)
+ * as it goes, in buckets of up to 64 Ki target rows (a bucket's row
+ * counters, up to 256 KiB, stay in cache while it is laid out as rows; a
+ * graph has at most a few hundred buckets), in chunks mapped and unmapped
+ * whole, so a bucket's memory is returned as its rows are laid out.  No
+ * pass over the edge table reading numbers at random. */
+#define MIN_ROW_SHIFT 10
+#define MAX_ROW_SHIFT 16 /* a row within its bucket is 16 bits */
 #define CHUNK_EDGES 43680 /* a chunk just under 256 KiB */
 
 struct chunk {
@@ -81,6 +82,7 @@ struct bucket {
 struct back {
 	struct bucket *b;
 	uint32_t nb;
+	unsigned shift;       /* a bucket holds rows of 1 << shift targets */
 };
 
 static void back_free(struct back *bk)
@@ -110,12 +112,12 @@ static bool back_grow(struct bucket *bu)
 
 static inline bool back_add(struct back *bk, uint32_t j, uint32_t i)
 {
-	struct bucket *bu = &bk->b[j >> ROW_SHIFT];
+	struct bucket *bu = &bk->b[j >> bk->shift];
 	if (!bu->left && !back_grow(bu))
 		return false;
 	bu->left--;
 	*bu->src++ = i;
-	*bu->row++ = (uint16_t)(j & (ROWS - 1));
+	*bu->row++ = (uint16_t)(j & ((1u << bk->shift) - 1));
 	return true;
 }
 
@@ -191,7 +193,7 @@ struct rows_part {
 	struct back *bk;
 	struct snca *t;
 	const uint32_t *start; /* per bucket, its first edge in preds */
-	uint32_t *cnt;         /* ROWS + 1 row counters */
+	uint32_t *cnt;         /* a bucket's rows + 1 counters */
 	uint32_t lo, hi;
 };
 
@@ -200,7 +202,8 @@ static void *lay_rows(void *arg)
 	struct rows_part *r = arg;
 	struct snca *t = r->t;
 	for (uint32_t b = r->lo; b < r->hi; b++) {
-		uint32_t base = b << ROW_SHIFT, rows = t->n - base < ROWS ? t->n - base : ROWS;
+		uint32_t size = 1u << r->bk->shift, base = b << r->bk->shift;
+		uint32_t rows = t->n - base < size ? t->n - base : size;
 		memset(r->cnt, 0, ((size_t)rows + 1) * sizeof(*r->cnt));
 		for (struct chunk *c = r->bk->b[b].head; c; c = c->next)
 			for (uint32_t k = 0; k < c->n; k++)
@@ -224,7 +227,7 @@ static void *lay_rows(void *arg)
 
 static struct gh_error *lay_out(struct back *bk, struct snca *t)
 {
-	uint32_t nb = ((t->n - 1) >> ROW_SHIFT) + 1, *start = malloc(((size_t)nb + 1) * sizeof(*start));
+	uint32_t nb = ((t->n - 1) >> bk->shift) + 1, *start = malloc(((size_t)nb + 1) * sizeof(*start));
 	if (!start)
 		return &gh_error_nomem;
 	uint32_t total = 0;
@@ -234,14 +237,14 @@ static struct gh_error *lay_out(struct back *bk, struct snca *t)
 	}
 	start[nb] = total;
 	struct rows_part parts[GH_MAX_PARTS];
-	unsigned n = gh_parts(total >= (1u << 16));
+	unsigned n = gh_parts(total >= (1u << 12));
 	struct gh_error *err = &gh_error_nomem;
 	if (!(t->poff = malloc(((size_t)t->n + 1) * sizeof(*t->poff))) ||
 	    !(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds))))
 		goto out;
 	t->poff[t->n] = total;
 	for (unsigned k = 0; k < n; k++)
-		if (!(parts[k].cnt = malloc((ROWS + 1) * sizeof(uint32_t)))) {
+		if (!(parts[k].cnt = malloc(((1u << bk->shift) + 1) * sizeof(uint32_t)))) {
 			n = k;
 			break;
 		}
@@ -302,7 +305,10 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	/* semi and ancestor serve as the search's stack and cursors first. */
 	t.semi = malloc(nv * sizeof(uint32_t));
 	t.ancestor = malloc(nv * sizeof(uint32_t));
-	bk.nb = (uint32_t)((nv - 1) >> ROW_SHIFT) + 1;
+	/* Buckets: about 256 at most, of 1 Ki rows at least. */
+	for (bk.shift = MIN_ROW_SHIFT; bk.shift < MAX_ROW_SHIFT && (nv >> bk.shift) > 256; bk.shift++)
+		;
+	bk.nb = (uint32_t)((nv - 1) >> bk.shift) + 1;
 	bk.b = calloc(bk.nb, sizeof(*bk.b));
 	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor || !bk.b)
 		goto out;
