@@ -10,15 +10,15 @@
  * whose top is not a root only (the shared part of the graph), and stopping
  * at the first vertex of each root's own subtree: that root reaches it.
  *
- * Costs: one pass over the edges keeps the edges into shared objects
- * (sorted pairs, usually a small part of the graph); the top of each vertex
+ * Costs: two passes over the edges keep the edges into shared objects as
+ * rows of sources (4 bytes an edge, 4 bytes a shared object, rows found by
+ * the objects' rank in a bit set of them); the top of each vertex
  * is memoised with path compression (4 bytes per vertex); all searches
  * together visit at most as many vertices as the graph has vertices and
  * edges, after which they report that they were cut short. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/radix.h"
 #include "../util/vec.h"
 #include "graph.h"
 
@@ -28,12 +28,21 @@
 struct gh_holders {
 	const struct gh_graph *g;
 	uint32_t *top;       /* per vertex: top vertex + 1; 0 not yet known */
-	uint64_t *preds;     /* edges into shared objects, to << 32 | from, sorted */
-	size_t npreds;
+	uint64_t *shared;    /* bit set of the shared objects */
+	uint32_t *rank;      /* per 64-bit word of it: shared objects before it */
+	uint32_t *poff;      /* per shared object, by rank: its row in from */
+	uint32_t *from;      /* edges into shared objects: their sources, rising */
 	uint64_t budget;     /* vertices searches may still visit */
 };
 
 GH_VEC(u32vec, uint32_t)
+
+/* The rank of shared object w among the shared objects. */
+static uint32_t shared_rank(const struct gh_holders *hs, uint32_t w)
+{
+	uint64_t below = hs->shared[w / 64] & ((1ull << (w % 64)) - 1);
+	return hs->rank[w / 64] + (uint32_t)__builtin_popcountll(below);
+}
 
 static bool shared_obj(const struct gh_graph *g, uint32_t v)
 {
@@ -45,7 +54,10 @@ void gh_holders_free(struct gh_holders *hs)
 	if (!hs)
 		return;
 	free(hs->top);
-	free(hs->preds);
+	free(hs->shared);
+	free(hs->rank);
+	free(hs->poff);
+	free(hs->from);
 	free(hs);
 }
 
@@ -62,45 +74,51 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 	hs->budget = (uint64_t)g->nv + g->nedges;
 	/* The shared objects as a bit set, read once per edge below: an eighth
 	 * of a byte per vertex stays in the cache where idom does not. */
-	uint8_t *shared = calloc(g->nv / 8 + 1, 1);
-	if (!shared) {
+	size_t nwords = g->nv / 64 + 1;
+	if (!(hs->shared = calloc(nwords, sizeof(*hs->shared))) ||
+	    !(hs->rank = malloc((nwords + 1) * sizeof(*hs->rank)))) {
 		gh_holders_free(hs);
 		return &gh_error_nomem;
 	}
 	for (uint32_t v = 0; v < g->nv; v++)
 		if (shared_obj(g, v))
-			shared[v / 8] |= (uint8_t)(1u << (v % 8));
-	size_t n = 0;
-	for (uint32_t pass = 0; pass < 2; pass++) { /* count, then fill */
-		if (pass && n && !(hs->preds = malloc(n * sizeof(*hs->preds)))) {
-			free(shared);
-			gh_holders_free(hs);
-			return &gh_error_nomem;
-		}
-		n = 0;
+			hs->shared[v / 64] |= 1ull << (v % 64);
+	uint32_t nshared = 0;
+	for (size_t w = 0; w < nwords; w++) {
+		hs->rank[w] = nshared;
+		nshared += (uint32_t)__builtin_popcountll(hs->shared[w]);
+	}
+	hs->rank[nwords] = nshared;
+	if (!(hs->poff = calloc((size_t)nshared + 2, sizeof(*hs->poff)))) {
+		gh_holders_free(hs);
+		return &gh_error_nomem;
+	}
+	/* Count each row (at its rank + 2), then fill it (from its rank + 1,
+	 * which ends at the next row's start): sources in rising order. */
+	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t u = 1; u < g->nv; u++) {
 			if (!gh_reachable(g, u))
 				continue;
 			for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
 				uint32_t w = g->adj[e];
-				if ((shared[w / 8] >> (w % 8)) & 1) {
-					if (pass)
-						hs->preds[n] = (uint64_t)w << 32 | u;
-					n++;
-				}
+				if (!((hs->shared[w / 64] >> (w % 64)) & 1))
+					continue;
+				uint32_t r = shared_rank(hs, w);
+				if (pass)
+					hs->from[hs->poff[r + 1]++] = u;
+				else
+					hs->poff[r + 2]++;
+			}
+		}
+		if (!pass) {
+			for (uint32_t r = 0; r < nshared; r++)
+				hs->poff[r + 2] += hs->poff[r + 1];
+			if (!(hs->from = malloc(((size_t)hs->poff[nshared + 1] + 1) * sizeof(*hs->from)))) {
+				gh_holders_free(hs);
+				return &gh_error_nomem;
 			}
 		}
 	}
-	free(shared);
-	hs->npreds = n;
-	/* Filled in increasing from: a stable sort by to gives (to, from). */
-	uint64_t *tmp = n > 1 ? malloc(n * sizeof(*tmp)) : NULL;
-	if (n > 1 && !tmp) {
-		gh_holders_free(hs);
-		return &gh_error_nomem;
-	}
-	gh_radix_sort(&hs->preds, &tmp, n, 32);
-	free(tmp);
 	*out = hs;
 	return NULL;
 }
@@ -269,17 +287,12 @@ struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn f
 				break;
 			continue;
 		}
-		size_t lo = 0, hi = hs->npreds, i;
-		while (lo < hi) { /* the first pair into x */
-			size_t mid = lo + (hi - lo) / 2;
-			if (hs->preds[mid] >> 32 < x)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		i = lo;
-		for (; i < hs->npreds && hs->preds[i] >> 32 == x; i++) {
-			uint32_t u = (uint32_t)hs->preds[i];
+		/* x is a shared object: a root's subtree is never searched. */
+		if (!((hs->shared[x / 64] >> (x % 64)) & 1))
+			continue;
+		uint32_t r = shared_rank(hs, x);
+		for (uint32_t i = hs->poff[r]; i < hs->poff[r + 1]; i++) {
+			uint32_t u = hs->from[i];
 			if (vmap_get(&m, u))
 				continue;
 			if (!hs->budget) {
