@@ -108,8 +108,9 @@ def test_typed_fraction(case, paths, record_property):
 def test_threads_change_nothing(case, paths):
     """With a second thread, the heap's spans are enumerated in parts, typing sorts and applies
     proposals on one thread while it walks objects on the other, and the graph passes split the
-    objects: every object, its type and every retained size must be what one thread alone computes
-    (GOHEAP_THREADS=1).  GOHEAP_THREADS=2 forces the threaded paths even on one CPU."""
+    objects, the dominators' reversed edges and the holders' edges are laid out in parts: every
+    object, its type, every retained size and every map's owner and holders must be what one thread
+    alone computes (GOHEAP_THREADS=1).  GOHEAP_THREADS=2 forces the threaded paths even on one CPU."""
     args = target_args(case, paths)
 
     def results(threads):
@@ -117,10 +118,12 @@ def test_threads_change_nothing(case, paths):
         objs = run_json(args + ["objects", "--limit", "0"], timeout=600, env=env)["objects"]
         top = run_json(args + ["top", "--by", "object", "-n", "50"], timeout=600, env=env)
         typing = run_json(args + ["stats"], env=env)["typing"]
-        return {o["address"]: o["type"] for o in objs}, top, typing
+        maps = run_json(args + ["maps"], timeout=600, env=env)["table"]
+        return {o["address"]: o["type"] for o in objs}, top, typing, maps
 
     one, two = results("1"), results("2")
     diff = [(a, t, two[0].get(a)) for a, t in one[0].items() if two[0].get(a) != t]
     assert not diff and len(one[0]) == len(two[0]), diff[:8]
     assert one[1] == two[1]
     assert one[2] == two[2]
+    assert one[3] == two[3]

@@ -16,10 +16,9 @@
  * dominates. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "../util/hugepage.h"
-#include "../util/threads.h"
+#include "../util/rows.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX
@@ -49,93 +48,9 @@ static void snca_free(struct snca *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The search's non-tree edges, reversed: for each reached vertex, the
- * preorder numbers of its predecessors other than its search-tree parent.
- * The search meets every edge with both ends numbered, so it keeps these
- * as it goes, in buckets of up to 64 Ki target rows (a bucket's row
- * counters, up to 256 KiB, stay in cache while it is laid out as rows; a
- * graph has at most a few hundred buckets), in chunks mapped and unmapped
- * whole, so a bucket's memory is returned as its rows are laid out.  No
- * pass over the edge table reading numbers at random. */
-#define MIN_ROW_SHIFT 10
-#define MAX_ROW_SHIFT 16 /* a row within its bucket is 16 bits */
-#define CHUNK_EDGES 43680 /* a chunk just under 256 KiB */
-
-struct chunk {
-	struct chunk *next;
-	uint32_t n;
-	uint32_t src[CHUNK_EDGES];
-	uint16_t row[CHUNK_EDGES]; /* target's number, low bits */
-};
-
-/* A bucket's write cursors are kept together, apart from its chunks,
- * so that the search's appends touch a few cache lines, not a chunk
- * header each. */
-struct bucket {
-	uint32_t *src;
-	uint16_t *row;
-	uint32_t left;        /* room left in the newest chunk */
-	uint32_t count;       /* edges, once closed */
-	struct chunk *head;   /* newest chunk first */
-};
-
-struct back {
-	struct bucket *b;
-	uint32_t nb;
-	unsigned shift;       /* a bucket holds rows of 1 << shift targets */
-};
-
-static void back_free(struct back *bk)
-{
-	for (uint32_t b = 0; bk->b && b < bk->nb; b++)
-		for (struct chunk *c = bk->b[b].head, *next; c; c = next) {
-			next = c->next;
-			munmap(c, sizeof(*c));
-		}
-	free(bk->b);
-	memset(bk, 0, sizeof(*bk));
-}
-
-static bool back_grow(struct bucket *bu)
-{
-	struct chunk *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (c == MAP_FAILED)
-		return false;
-	c->next = bu->head;
-	c->n = CHUNK_EDGES; /* full, unless it is still the newest when closed */
-	bu->head = c;
-	bu->src = c->src;
-	bu->row = c->row;
-	bu->left = CHUNK_EDGES;
-	return true;
-}
-
-static inline bool back_add(struct back *bk, uint32_t j, uint32_t i)
-{
-	struct bucket *bu = &bk->b[j >> bk->shift];
-	if (!bu->left && !back_grow(bu))
-		return false;
-	bu->left--;
-	*bu->src++ = i;
-	*bu->row++ = (uint16_t)(j & ((1u << bk->shift) - 1));
-	return true;
-}
-
-/* The newest chunks' fill and the buckets' edge counts, once the search
- * is done. */
-static void back_close(struct back *bk)
-{
-	for (uint32_t b = 0; b < bk->nb; b++) {
-		struct bucket *bu = &bk->b[b];
-		if (bu->head)
-			bu->head->n = CHUNK_EDGES - bu->left;
-		bu->count = 0;
-		for (struct chunk *c = bu->head; c; c = c->next)
-			bu->count += c->n;
-	}
-}
-
-/* Preorder numbering from the super-root, keeping the non-tree edges.
+/* Preorder numbering from the super-root, keeping the non-tree edges,
+ * reversed: each as the target's row holding the source (both numbered
+ * when the search meets an edge that is not a tree edge).
  * dfnum (vertex -> preorder; NONE or LEAF: unreached, LEAF when the
  * vertex has no edges, so that reaching one needs no look at its row: most
  * heap objects hold no pointers) is the caller's; stack and
@@ -143,7 +58,7 @@ static void back_close(struct back *bk)
  * vertex's place in the edge table is kept beside it on the stack, not in
  * a per-vertex array written at random). */
 static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack,
-			    uint32_t *cursor, struct back *bk)
+			    uint32_t *cursor, struct gh_rows *back)
 {
 	uint32_t sp = 0;
 	dfnum[0] = 0;
@@ -172,7 +87,7 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 		}
 		uint32_t j = dfnum[w];
 		if (j < LEAF) {
-			if (!back_add(bk, j, dfnum[v]))
+			if (!gh_rows_add(back, j, dfnum[v]))
 				return &gh_error_nomem;
 			continue;
 		}
@@ -185,84 +100,6 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 		cursor[sp++] = g->off[w];
 	}
 	return NULL;
-}
-
-/* Lays out buckets lo..hi-1 of the kept edges as rows of preds, unmapping
- * each bucket's chunks once it is laid out. */
-struct rows_part {
-	struct back *bk;
-	struct snca *t;
-	const uint32_t *start; /* per bucket, its first edge in preds */
-	uint32_t *cnt;         /* a bucket's rows + 1 counters */
-	uint32_t lo, hi;
-};
-
-static void *lay_rows(void *arg)
-{
-	struct rows_part *r = arg;
-	struct snca *t = r->t;
-	for (uint32_t b = r->lo; b < r->hi; b++) {
-		uint32_t size = 1u << r->bk->shift, base = b << r->bk->shift;
-		uint32_t rows = t->n - base < size ? t->n - base : size;
-		memset(r->cnt, 0, ((size_t)rows + 1) * sizeof(*r->cnt));
-		for (struct chunk *c = r->bk->b[b].head; c; c = c->next)
-			for (uint32_t k = 0; k < c->n; k++)
-				r->cnt[c->row[k] + 1]++;
-		uint32_t at = r->start[b];
-		for (uint32_t k = 0; k < rows; k++) {
-			t->poff[base + k] = at;
-			at += r->cnt[k + 1];
-			r->cnt[k] = t->poff[base + k]; /* row k's next slot */
-		}
-		for (struct chunk *c = r->bk->b[b].head, *next; c; c = next) {
-			for (uint32_t k = 0; k < c->n; k++)
-				t->preds[r->cnt[c->row[k]]++] = c->src[k];
-			next = c->next;
-			munmap(c, sizeof(*c));
-		}
-		r->bk->b[b].head = NULL;
-	}
-	return NULL;
-}
-
-static struct gh_error *lay_out(struct back *bk, struct snca *t)
-{
-	uint32_t nb = ((t->n - 1) >> bk->shift) + 1, *start = malloc(((size_t)nb + 1) * sizeof(*start));
-	if (!start)
-		return &gh_error_nomem;
-	uint32_t total = 0;
-	for (uint32_t b = 0; b < nb; b++) {
-		start[b] = total;
-		total += bk->b[b].count;
-	}
-	start[nb] = total;
-	struct rows_part parts[GH_MAX_PARTS];
-	unsigned n = gh_parts(total >= (1u << 12));
-	struct gh_error *err = &gh_error_nomem;
-	if (!(t->poff = malloc(((size_t)t->n + 1) * sizeof(*t->poff))) ||
-	    !(t->preds = malloc(((size_t)total + 1) * sizeof(*t->preds))))
-		goto out;
-	t->poff[t->n] = total;
-	for (unsigned k = 0; k < n; k++)
-		if (!(parts[k].cnt = malloc(((1u << bk->shift) + 1) * sizeof(uint32_t)))) {
-			n = k;
-			break;
-		}
-	if (!n)
-		goto out;
-	for (unsigned k = 0, b = 0; k < n; k++) { /* parts of about equal edge counts */
-		parts[k] = (struct rows_part){ bk, t, start, parts[k].cnt, b, 0 };
-		while (b < nb && (k == n - 1 || start[b] < (uint64_t)total * (k + 1) / n))
-			b++;
-		parts[k].hi = b;
-	}
-	gh_run_parts(parts, sizeof(parts[0]), n, lay_rows);
-	err = NULL;
-	for (unsigned k = 0; k < n; k++)
-		free(parts[k].cnt);
-out:
-	free(start);
-	return err;
 }
 
 /* The minimum label on the forest path from v, compressing the path.  The
@@ -296,7 +133,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	if (g->idom)
 		return NULL;
 	struct snca t = { 0 };
-	struct back bk = { 0 };
+	struct gh_rows back = { 0 };
 	size_t nv = g->nv;
 	struct gh_error *err = &gh_error_nomem;
 	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
@@ -305,18 +142,14 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	/* semi and ancestor serve as the search's stack and cursors first. */
 	t.semi = malloc(nv * sizeof(uint32_t));
 	t.ancestor = malloc(nv * sizeof(uint32_t));
-	/* Buckets: about 256 at most, of 1 Ki rows at least. */
-	for (bk.shift = MIN_ROW_SHIFT; bk.shift < MAX_ROW_SHIFT && (nv >> bk.shift) > 256; bk.shift++)
-		;
-	bk.nb = (uint32_t)((nv - 1) >> bk.shift) + 1;
-	bk.b = calloc(bk.nb, sizeof(*bk.b));
-	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor || !bk.b)
+	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor || (err = gh_rows_init(&back, (uint32_t)nv)))
 		goto out;
+	err = &gh_error_nomem;
 	/* Read at random, one entry per edge: fewer TLB misses in huge pages. */
 	gh_advise_huge(dfnum, nv * sizeof(*dfnum));
 	for (uint32_t v = 0; v < nv; v++)
 		dfnum[v] = g->off[v] == g->off[v + 1] ? LEAF : NONE;
-	if ((err = dfs(g, &t, dfnum, t.semi, t.ancestor, &bk)))
+	if ((err = dfs(g, &t, dfnum, t.semi, t.ancestor, &back)))
 		goto out;
 	free(t.ancestor);
 	t.ancestor = NULL;
@@ -326,10 +159,9 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	for (uint32_t v = 0; v < nv; v++)
 		if (dfnum[v] < LEAF)
 			g->reach[v / 8] |= (uint8_t)(1u << (v % 8));
-	back_close(&bk);
-	if ((err = lay_out(&bk, &t)))
+	if ((err = gh_rows_lay_out(&back, t.n, &t.poff, &t.preds)))
 		goto out;
-	back_free(&bk);
+	gh_rows_free(&back);
 	/* The numbering is done with: its pages become the labels (pages
 	 * the kernel need not zero again). */
 	t.label = dfnum;
@@ -407,7 +239,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	err = NULL;
 out:
 	free(dfnum);
-	back_free(&bk);
+	gh_rows_free(&back);
 	snca_free(&t);
 	if (err) {
 		free(g->idom);

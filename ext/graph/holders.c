@@ -10,15 +10,16 @@
  * whose top is not a root only (the shared part of the graph), and stopping
  * at the first vertex of each root's own subtree: that root reaches it.
  *
- * Costs: two passes over the edges keep the edges into shared objects as
- * rows of sources (4 bytes an edge, 4 bytes a shared object, rows found by
- * the objects' rank in a bit set of them); the top of each vertex
+ * Costs: one pass over the edges keeps the edges into shared objects as
+ * rows of sources (gh_rows: 4 bytes an edge, 4 bytes a shared object, rows
+ * found by the objects' rank in a bit set of them); the top of each vertex
  * is memoised with path compression (4 bytes per vertex); all searches
  * together visit at most as many vertices as the graph has vertices and
  * edges, after which they report that they were cut short. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/rows.h"
 #include "../util/vec.h"
 #include "graph.h"
 
@@ -89,35 +90,27 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 		nshared += (uint32_t)__builtin_popcountll(hs->shared[w]);
 	}
 	hs->rank[nwords] = nshared;
-	if (!(hs->poff = calloc((size_t)nshared + 2, sizeof(*hs->poff)))) {
-		gh_holders_free(hs);
-		return &gh_error_nomem;
+	/* One pass over the edges from reached vertices, rising: each row's
+	 * sources in rising order. */
+	struct gh_rows rows;
+	struct gh_error *err = gh_rows_init(&rows, nshared);
+	for (uint32_t u = 1; u < g->nv && !err; u++) {
+		if (!gh_reachable(g, u))
+			continue;
+		for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
+			uint32_t w = g->adj[e];
+			if (((hs->shared[w / 64] >> (w % 64)) & 1) && !gh_rows_add(&rows, shared_rank(hs, w), u)) {
+				err = &gh_error_nomem;
+				break;
+			}
+		}
 	}
-	/* Count each row (at its rank + 2), then fill it (from its rank + 1,
-	 * which ends at the next row's start): sources in rising order. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t u = 1; u < g->nv; u++) {
-			if (!gh_reachable(g, u))
-				continue;
-			for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
-				uint32_t w = g->adj[e];
-				if (!((hs->shared[w / 64] >> (w % 64)) & 1))
-					continue;
-				uint32_t r = shared_rank(hs, w);
-				if (pass)
-					hs->from[hs->poff[r + 1]++] = u;
-				else
-					hs->poff[r + 2]++;
-			}
-		}
-		if (!pass) {
-			for (uint32_t r = 0; r < nshared; r++)
-				hs->poff[r + 2] += hs->poff[r + 1];
-			if (!(hs->from = malloc(((size_t)hs->poff[nshared + 1] + 1) * sizeof(*hs->from)))) {
-				gh_holders_free(hs);
-				return &gh_error_nomem;
-			}
-		}
+	if (!err)
+		err = gh_rows_lay_out(&rows, nshared, &hs->poff, &hs->from);
+	gh_rows_free(&rows);
+	if (err) {
+		gh_holders_free(hs);
+		return err;
 	}
 	*out = hs;
 	return NULL;

@@ -1,0 +1,62 @@
+/* Rows built from (row, value) pairs that arrive in any row order: a
+ * relation reversed as it is met (the edges into each vertex, gathered
+ * while the edges are walked from their sources), laid out at the end as
+ * compressed rows, each row's values in the order they were added.
+ *
+ * Pairs go to buckets of consecutive rows (1 Ki to 64 Ki rows: about 256
+ * buckets up to 16 M rows), in chunks mapped and unmapped whole: appending touches a
+ * few cache lines per bucket, laying a bucket out keeps its row counters
+ * (up to 256 KiB) in cache, and a bucket's memory is returned as soon as its
+ * rows are laid out.  6 bytes a pair while gathering, 4 once laid out; no
+ * pass reading or writing a per-row array at random. */
+#ifndef GH_ROWS_H
+#define GH_ROWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct gh_rows_chunk;
+
+struct gh_rows_bucket {
+	uint32_t *val;               /* the newest chunk's next slots */
+	uint16_t *row;
+	uint32_t left;               /* room left in the newest chunk */
+	uint32_t count;              /* pairs, once gathering is done */
+	struct gh_rows_chunk *first; /* oldest chunk first */
+	struct gh_rows_chunk *last;
+};
+
+struct gh_rows {
+	struct gh_rows_bucket *b;
+	uint32_t nb;
+	unsigned shift; /* a bucket holds 1 << shift rows */
+};
+
+/* Room for rows 0..nrows-1. */
+struct gh_error *gh_rows_init(struct gh_rows *r, uint32_t nrows);
+/* Frees what is left (after gh_rows_lay_out, nothing but the buckets). */
+void gh_rows_free(struct gh_rows *r);
+
+bool gh_rows_grow(struct gh_rows_bucket *bu);
+
+/* Adds value to row (below init's nrows).  False when out of memory. */
+static inline bool gh_rows_add(struct gh_rows *r, uint32_t row, uint32_t value)
+{
+	struct gh_rows_bucket *bu = &r->b[row >> r->shift];
+	if (!bu->left && !gh_rows_grow(bu))
+		return false;
+	bu->left--;
+	*bu->val++ = value;
+	*bu->row++ = (uint16_t)(row & ((1u << r->shift) - 1));
+	return true;
+}
+
+/* Lays rows 0..nrows-1 out (nrows at most init's; rows above hold no
+ * pair): row k's values are (*vals)[(*off)[k] .. (*off)[k + 1]), with
+ * off nrows + 1 entries.  Buckets are laid out on several threads; their
+ * chunks are unmapped as they go.  The caller frees *off and *vals. */
+struct gh_error *gh_rows_lay_out(struct gh_rows *r, uint32_t nrows, uint32_t **off, uint32_t **vals);
+
+#endif
