@@ -6,6 +6,7 @@
 
 #include "../graph/graph.h"
 #include "../runtime/goroutines.h"
+#include "../util/rows.h"
 #include "../util/strutil.h"
 #include "commands.h"
 
@@ -16,26 +17,25 @@
  * crossed. */
 static struct gh_error *reverse_bfs(const struct gh_graph *g, uint32_t target, const uint8_t *excluded, uint32_t *next)
 {
-	uint32_t *poff = calloc((size_t)g->nv + 1, sizeof(*poff));
-	uint32_t *queue = malloc((size_t)g->nv * sizeof(*queue));
-	uint32_t *preds = malloc((g->nedges ? g->nedges : 1) * sizeof(*preds));
-	if (!poff || !queue || !preds) {
-		free(poff);
+	/* The edges reversed, each row's sources rising. */
+	uint32_t *poff = NULL, *preds = NULL, *queue = malloc((size_t)g->nv * sizeof(*queue));
+	struct gh_rows rows;
+	struct gh_error *err = gh_rows_init(&rows, g->nv);
+	if (!err && !queue)
+		err = &gh_error_nomem;
+	for (uint32_t v = 0; v < g->nv && !err; v++)
+		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
+			if (!gh_rows_add(&rows, g->adj[e], v)) {
+				err = &gh_error_nomem;
+				break;
+			}
+	if (!err)
+		err = gh_rows_lay_out(&rows, g->nv, &poff, &preds);
+	gh_rows_free(&rows);
+	if (err) {
 		free(queue);
-		free(preds);
-		return &gh_error_nomem;
+		return err;
 	}
-	for (uint32_t v = 0; v < g->nv; v++)
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-			poff[g->adj[e] + 1]++;
-	for (uint32_t v = 0; v < g->nv; v++)
-		poff[v + 1] += poff[v];
-	for (uint32_t v = 0; v < g->nv; v++)
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-			preds[poff[g->adj[e]]++] = v;
-	for (uint32_t v = g->nv; v > 0; v--) /* shift back: poff[v] is the start again */
-		poff[v] = poff[v - 1];
-	poff[0] = 0;
 	for (uint32_t v = 0; v < g->nv; v++)
 		next[v] = NONE;
 	uint32_t qh = 0, qt = 0;
