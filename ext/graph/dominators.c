@@ -48,15 +48,14 @@ static void snca_free(struct snca *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Preorder numbering from the super-root, keeping the non-tree edges,
- * reversed: each as the target's row holding the source (both numbered
- * when the search meets an edge that is not a tree edge).
- * dfnum (vertex -> preorder; NONE or LEAF: unreached, LEAF when the
- * vertex has no edges, so that reaching one needs no look at its row: most
- * heap objects hold no pointers) is the caller's; stack and
- * cursor are scratch arrays of nv entries, both indexed by stack depth (a
- * vertex's place in the edge table is kept beside it on the stack, not in
- * a per-vertex array written at random). */
+/* Preorder numbering from the super-root.  An edge the search meets that
+ * is not a tree edge has both ends numbered: it is kept, reversed, as the
+ * target's row holding the source.  dfnum (vertex -> preorder; NONE or
+ * LEAF: unreached, LEAF when the vertex has no edges, so that reaching one
+ * reads no row: most heap objects hold no pointers) is the caller's; stack
+ * and cursor are scratch arrays of nv entries, both indexed by stack depth
+ * (a vertex's place in the edge table is kept beside it on the stack, not
+ * in a per-vertex array written at random). */
 static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack,
 			    uint32_t *cursor, struct gh_rows *back)
 {
