@@ -101,16 +101,19 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 	return NULL;
 }
 
-/* The minimum label on the forest path from v, compressing the path.  The
- * path is climbed with its ancestor links turned to point down (it is its
- * own stack: no array of n entries for a path that long), then compressed
- * top down, each link restored from the vertex before it. */
-static uint32_t eval(struct snca *t, uint32_t v)
+/* The minimum label on the forest path from v, compressing the path, while
+ * w is processed: the vertices numbered above w are in the forest (linked
+ * to their parents), the others are roots, their own labels (so neither
+ * array needs filling first).  The path is climbed with its ancestor links
+ * turned to point down (it is its own stack: no array of n entries for a
+ * path that long), then compressed top down, each link restored from the
+ * vertex before it. */
+static uint32_t eval(struct snca *t, uint32_t v, uint32_t w)
 {
-	if (t->ancestor[v] == NONE)
-		return t->label[v];
+	if (v <= w)
+		return v;
 	uint32_t down = NONE, x = v;
-	while (t->ancestor[t->ancestor[x]] != NONE) {
+	while (t->ancestor[x] > w) {
 		uint32_t up = t->ancestor[x];
 		t->ancestor[x] = down;
 		down = x;
@@ -168,18 +171,12 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	err = &gh_error_nomem;
 	if (!(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
-	t.semi[0] = 0;
-	for (uint32_t i = 0; i < t.n; i++) {
-		t.label[i] = i;
-		t.ancestor[i] = NONE;
-		if (i)
-			t.semi[i] = t.parent[i];
-	}
 	/* Semidominators, in reverse preorder: the parent, or a predecessor's
 	 * least semidominator on its path up the processed forest (one
 	 * numbered below w is not in the forest yet: itself). */
+	t.semi[0] = 0;
 	for (uint32_t w = t.n - 1; w >= 1; w--) {
-		uint32_t s = t.semi[w];
+		uint32_t s = t.parent[w];
 		/* The edges are read from the last down, so the forest links
 		 * of those AHEAD below are fetched while this one is looked at. */
 		for (uint32_t e = t.poff[w + 1]; e-- > t.poff[w];) {
@@ -187,7 +184,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 				__builtin_prefetch(&t.ancestor[t.preds[e - AHEAD]]);
 				__builtin_prefetch(&t.label[t.preds[e - AHEAD]]);
 			}
-			uint32_t u = eval(&t, t.preds[e]);
+			uint32_t u = eval(&t, t.preds[e], w);
 			if (u < s)
 				s = u;
 		}
