@@ -228,10 +228,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 			}
 		}
 	}
-	for (uint32_t w = t.n; w-- > 1;) {
-		uint32_t v = t.vertex[w];
-		g->retained[g->idom[v]] += g->retained[v];
-	}
+	for (uint32_t w = t.n; w-- > 1;) /* the dominator's vertex from preorder: near w, not at random */
+		g->retained[t.vertex[idom[w]]] += g->retained[t.vertex[w]];
 	err = NULL;
 out:
 	free(dfnum);
