@@ -186,8 +186,10 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 		rows = calloc(objs ? g->h->nobjs + 1 : g->nroots + 1, sizeof(*rows));
 		if (!rows)
 			return &gh_error_nomem;
-		for (uint32_t v = 1; v < g->nv; v++) {
-			if (objs != gh_vertex_is_obj(g, v) || !gh_reachable(g, v))
+		/* Roots are vertices 1..nroots, objects the rest. */
+		uint32_t lo = objs ? 1 + g->nroots : 1, hi = objs ? g->nv : 1 + g->nroots;
+		for (uint32_t v = lo; v < hi; v++) {
+			if (!gh_reachable(g, v))
 				continue;
 			if (goroutines && g->roots[v - 1].kind != GH_ROOT_STACK)
 				continue;
