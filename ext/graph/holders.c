@@ -38,6 +38,11 @@ struct gh_holders {
 
 GH_VEC(u32vec, uint32_t)
 
+static bool is_shared(const struct gh_holders *hs, uint32_t w)
+{
+	return (hs->shared[w / 64] >> (w % 64)) & 1;
+}
+
 /* The rank of shared object w among the shared objects. */
 static uint32_t shared_rank(const struct gh_holders *hs, uint32_t w)
 {
@@ -99,7 +104,7 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 			continue;
 		for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
 			uint32_t w = g->adj[e];
-			if (((hs->shared[w / 64] >> (w % 64)) & 1) && !gh_rows_add(&rows, shared_rank(hs, w), u)) {
+			if (is_shared(hs, w) && !gh_rows_add(&rows, shared_rank(hs, w), u)) {
 				err = &gh_error_nomem;
 				break;
 			}
@@ -281,7 +286,7 @@ struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn f
 			continue;
 		}
 		/* x is a shared object: a root's subtree is never searched. */
-		if (!((hs->shared[x / 64] >> (x % 64)) & 1))
+		if (!is_shared(hs, x))
 			continue;
 		uint32_t r = shared_rank(hs, x);
 		for (uint32_t i = hs->poff[r]; i < hs->poff[r + 1]; i++) {

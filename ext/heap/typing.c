@@ -1239,13 +1239,15 @@ static const struct plan *plan_of(struct typer *k, gh_type_id id)
 		b->n = 0;
 		b->full = false;
 		plan_value(k, b, 0, id, 0);
-		struct plan *pl = b->full ? plan_parts(k, id) : malloc(sizeof(*pl) + b->n * sizeof(pl->ops[0]));
-		if (!pl)
-			return NULL;
-		if (!b->full) {
+		struct plan *pl;
+		if (b->full) {
+			pl = plan_parts(k, id);
+		} else if ((pl = malloc(sizeof(*pl) + b->n * sizeof(pl->ops[0])))) {
 			pl->n = b->n;
 			memcpy(pl->ops, b->ops, b->n * sizeof(pl->ops[0]));
 		}
+		if (!pl)
+			return NULL;
 		k->plans[id] = pl;
 	}
 	return k->plans[id];

@@ -14,13 +14,13 @@ unsigned gh_threads(void);
  * the thread cannot be started. */
 bool gh_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
-/* Runs fn on parts 1..n-1 (n at most GH_MAX_PARTS, each part size bytes
- * after the one before) in threads and on part 0 here; a part whose thread
- * cannot start runs here too.  Returns when all are done. */
 #define GH_MAX_PARTS 4
 /* How many parts to split work into: one per thread goheap may use (up to
  * GH_MAX_PARTS) when it is worth threads and safe, else 1. */
 unsigned gh_parts(bool worth_it);
+/* Runs fn on parts 1..n-1 (n at most GH_MAX_PARTS, each part size bytes
+ * after the one before) in threads and on part 0 here; a part whose thread
+ * cannot start runs here too.  Returns when all are done. */
 void gh_run_parts(void *parts, size_t size, unsigned n, void *(*fn)(void *));
 
 #endif
