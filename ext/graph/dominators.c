@@ -9,6 +9,15 @@
  * and laid out as rows on several threads); what is no longer needed is
  * freed before the results are allocated.
  *
+ * Vertices without edges (about half of a heap's objects: strings' bytes,
+ * pointer-free values) take no part: such a leaf is nobody's predecessor,
+ * parent or dominator, and its immediate dominator is the nearest common
+ * ancestor of its predecessors in the dominator tree, which for most is
+ * their only predecessor.  The search records a leaf's first predecessor
+ * in the leaf's own numbering entry and any further one on a list; only
+ * the vertices with edges are numbered, and the per-vertex temporaries
+ * are sized for them.
+ *
  * No recursion: depth-first search uses an explicit stack and path
  * compression reverses the path's links, because heap graphs have paths
  * millions of vertices long (linked lists).  Retained size of a vertex =
@@ -24,7 +33,13 @@
 #define NONE UINT32_MAX
 #define AHEAD 8 /* edges: how far ahead the semidominators prefetch */
 #define ROW_AHEAD 6 /* edges: how far ahead the search prefetches in a row */
-#define LEAF (UINT32_MAX - 1) /* dfnum of an unreached vertex with no edges */
+/* dfnum of a vertex: its preorder number (below REACHED_LEAF); for a leaf
+ * reached, REACHED_LEAF | the preorder number of a predecessor (the first
+ * met, later the dominator); LEAF and NONE: a leaf and a vertex with edges
+ * not reached yet.  Preorder numbers stay below MAX_NUMBERED. */
+#define REACHED_LEAF (UINT32_C(1) << 31)
+#define LEAF (UINT32_MAX - 1)
+#define MAX_NUMBERED (REACHED_LEAF - 2)
 
 struct snca {
 	uint32_t n;           /* vertices reached; preorder numbers 0..n-1 */
@@ -34,6 +49,8 @@ struct snca {
 	uint32_t *label;      /* min semi on the compressed path; then idom */
 	uint32_t *ancestor;   /* link-eval forest (NONE: a root) */
 	uint32_t *poff, *preds; /* predecessors by preorder, as preorder numbers */
+	uint64_t *more;       /* (leaf << 32 | predecessor's preorder), after a leaf's first */
+	size_t nmore, capmore;
 };
 
 static void snca_free(struct snca *t)
@@ -45,17 +62,31 @@ static void snca_free(struct snca *t)
 	free(t->ancestor);
 	free(t->poff);
 	free(t->preds);
+	free(t->more);
 	memset(t, 0, sizeof(*t));
 }
 
-/* Preorder numbering from the super-root.  An edge the search meets that
- * is not a tree edge has both ends numbered: it is kept, reversed, as the
- * target's row holding the source.  dfnum (vertex -> preorder; NONE or
- * LEAF: unreached, LEAF when the vertex has no edges, so that reaching one
- * reads no row: most heap objects hold no pointers) is the caller's; stack
- * and cursor are scratch arrays of nv entries, both indexed by stack depth
- * (a vertex's place in the edge table is kept beside it on the stack, not
- * in a per-vertex array written at random). */
+static bool add_more(struct snca *t, uint32_t leaf, uint32_t pre)
+{
+	if (t->nmore == t->capmore) {
+		size_t nc = t->capmore ? t->capmore * 2 : 4096;
+		uint64_t *m = realloc(t->more, nc * sizeof(*m));
+		if (!m)
+			return false;
+		t->more = m;
+		t->capmore = nc;
+	}
+	t->more[t->nmore++] = (uint64_t)leaf << 32 | pre;
+	return true;
+}
+
+/* Preorder numbering from the super-root of the vertices with edges.  An
+ * edge the search meets that is not a tree edge has both ends numbered: it
+ * is kept, reversed, as the target's row holding the source.  An edge into
+ * a leaf is recorded as the leaf's (see dfnum above).  dfnum is the
+ * caller's; stack and cursor are scratch arrays, both indexed by stack
+ * depth (a vertex's place in the edge table is kept beside it on the
+ * stack, not in a per-vertex array written at random). */
 static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack,
 			    uint32_t *cursor, struct gh_rows *back)
 {
@@ -84,19 +115,22 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 		} else if (c + ROW_AHEAD < end) {
 			__builtin_prefetch(&dfnum[g->adj[c + ROW_AHEAD]]);
 		}
-		uint32_t j = dfnum[w];
-		if (j < LEAF) {
-			if (!gh_rows_add(back, j, dfnum[v]))
+		uint32_t j = dfnum[w], pv = dfnum[v];
+		if (j < REACHED_LEAF) {
+			if (!gh_rows_add(back, j, pv))
 				return &gh_error_nomem;
-			continue;
+		} else if (j < LEAF) {
+			if (!add_more(t, w, pv))
+				return &gh_error_nomem;
+		} else if (j == LEAF) {
+			dfnum[w] = REACHED_LEAF | pv;
+		} else {
+			dfnum[w] = t->n;
+			t->parent[t->n] = pv;
+			t->vertex[t->n++] = w;
+			stack[sp] = w;
+			cursor[sp++] = g->off[w];
 		}
-		dfnum[w] = t->n;
-		t->parent[t->n] = dfnum[v];
-		t->vertex[t->n++] = w;
-		if (j == LEAF)
-			continue;
-		stack[sp] = w;
-		cursor[sp++] = g->off[w];
 	}
 	return NULL;
 }
@@ -136,25 +170,33 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 		return NULL;
 	struct snca t = { 0 };
 	struct gh_rows back = { 0 };
-	size_t nv = g->nv;
+	size_t nv = g->nv, ni = 1; /* vertices with edges, and the super-root */
 	struct gh_error *err = &gh_error_nomem;
 	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
-	t.vertex = malloc(nv * sizeof(uint32_t));
-	t.parent = malloc(nv * sizeof(uint32_t));
-	/* semi and ancestor serve as the search's stack and cursors first. */
-	t.semi = malloc(nv * sizeof(uint32_t));
-	t.ancestor = malloc(nv * sizeof(uint32_t));
-	if (!dfnum || !t.vertex || !t.parent || !t.semi || !t.ancestor || (err = gh_rows_init(&back, (uint32_t)nv)))
+	if (!dfnum)
 		goto out;
-	err = &gh_error_nomem;
 	/* Read at random, one entry per edge: fewer TLB misses in huge pages. */
 	gh_advise_huge(dfnum, nv * sizeof(*dfnum));
-	for (uint32_t v = 0; v < nv; v++)
-		dfnum[v] = g->off[v] == g->off[v + 1] ? LEAF : NONE;
+	dfnum[0] = NONE;
+	for (uint32_t v = 1; v < nv; v++) {
+		bool edges = g->off[v] != g->off[v + 1];
+		dfnum[v] = edges ? NONE : LEAF;
+		ni += edges;
+	}
+	if (ni > MAX_NUMBERED) {
+		err = gh_errorf(GH_ERR_UNSUPPORTED, "%zu objects hold pointers; dominators handle up to 2^31",
+				ni);
+		goto out;
+	}
+	t.vertex = malloc(ni * sizeof(uint32_t));
+	t.parent = malloc(ni * sizeof(uint32_t));
+	/* semi and ancestor serve as the search's stack and cursors first. */
+	t.semi = malloc(ni * sizeof(uint32_t));
+	t.ancestor = malloc(ni * sizeof(uint32_t));
+	if (!t.vertex || !t.parent || !t.semi || !t.ancestor || (err = gh_rows_init(&back, (uint32_t)ni)))
+		goto out;
 	if ((err = dfs(g, &t, dfnum, t.semi, t.ancestor, &back)))
 		goto out;
-	free(t.ancestor);
-	t.ancestor = NULL;
 	err = &gh_error_nomem;
 	if (!(g->reach = calloc(nv / 8 + 1, 1)))
 		goto out;
@@ -164,12 +206,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	if ((err = gh_rows_lay_out(&back, t.n, &t.poff, &t.preds)))
 		goto out;
 	gh_rows_free(&back);
-	/* The numbering is done with: its pages become the labels (pages
-	 * the kernel need not zero again). */
-	t.label = dfnum;
-	dfnum = NULL;
 	err = &gh_error_nomem;
-	if (!(t.ancestor = malloc((size_t)t.n * sizeof(uint32_t))))
+	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
 	/* Semidominators, in reverse preorder: the parent, or a predecessor's
 	 * least semidominator on its path up the processed forest (one
@@ -208,6 +246,20 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	free(t.semi);
 	free(t.parent);
 	t.semi = t.parent = NULL;
+	/* A leaf with several predecessors: the nearest common ancestor of
+	 * them all (a dominator is numbered below what it dominates). */
+	for (size_t i = 0; i < t.nmore; i++) {
+		uint32_t leaf = (uint32_t)(t.more[i] >> 32), a = dfnum[leaf] & ~REACHED_LEAF, b = (uint32_t)t.more[i];
+		while (a != b) {
+			if (a > b)
+				a = idom[a];
+			else
+				b = idom[b];
+		}
+		dfnum[leaf] = REACHED_LEAF | a;
+	}
+	free(t.more);
+	t.more = NULL;
 	g->idom = calloc(nv, sizeof(*g->idom));
 	g->retained = calloc(nv, sizeof(*g->retained));
 	if (!g->idom || !g->retained)
@@ -215,19 +267,28 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	for (uint32_t w = 1; w < t.n; w++)
 		g->idom[t.vertex[w]] = t.vertex[idom[w]];
 	/* Own sizes first, span by span (no lookup per object), then each
-	 * vertex's total into its dominator's, children before parents. */
+	 * vertex's total into its dominator's: leaves first, then the others,
+	 * children before parents. */
 	const struct gh_heap *h = g->h;
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
 			uint32_t v = gh_obj_vertex(g, i);
-			if (gh_reachable(g, v)) {
-				g->retained[v] = s->elemsize; /* gh_vertex_size */
+			if (dfnum[v] < LEAF) {
+				g->retained[v] += s->elemsize; /* gh_vertex_size; leaves may have added theirs */
 				g->reachable_objects++;
 				g->reachable_bytes += s->elemsize;
 			}
+			if (dfnum[v] >= REACHED_LEAF && dfnum[v] < LEAF) {
+				uint32_t d = t.vertex[dfnum[v] & ~REACHED_LEAF];
+				g->idom[v] = d;
+				g->retained[d] += s->elemsize;
+			}
 		}
 	}
+	for (uint32_t v = 1; v <= g->nroots; v++) /* a root without edges */
+		if (dfnum[v] >= REACHED_LEAF && dfnum[v] < LEAF)
+			g->idom[v] = t.vertex[dfnum[v] & ~REACHED_LEAF];
 	for (uint32_t w = t.n; w-- > 1;) /* the dominator's vertex from preorder: near w, not at random */
 		g->retained[t.vertex[idom[w]]] += g->retained[t.vertex[w]];
 	err = NULL;
