@@ -4,10 +4,11 @@
  * common ancestor of the vertex's parent and semidominator, found by
  * climbing the dominator tree built so far.  It needs no buckets of
  * vertices by semidominator, and everything is indexed by preorder number,
- * so the temporaries are five 4-byte arrays per reached vertex and the
+ * so the temporaries are five 4-byte arrays per vertex with edges and the
  * search's non-tree edges, reversed (kept by the search as it meets them
  * and laid out as rows on several threads); what is no longer needed is
- * freed before the results are allocated.
+ * freed before the results are allocated.  The numbering by vertex (4
+ * bytes each) becomes the immediate dominators in place.
  *
  * Vertices without edges (about half of a heap's objects: strings' bytes,
  * pointer-free values) take no part: such a leaf is nobody's predecessor,
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/hugepage.h"
 #include "../util/rows.h"
 #include "graph.h"
 
@@ -64,6 +64,15 @@ static void snca_free(struct snca *t)
 	free(t->preds);
 	free(t->more);
 	memset(t, 0, sizeof(*t));
+}
+
+/* A vertex's immediate dominator from its dfnum entry, once idom (by
+ * preorder) and the leaves' entries are final; 0 for one not reached. */
+static uint32_t to_idom(const struct snca *t, const uint32_t *idom, uint32_t j)
+{
+	if (j < REACHED_LEAF)
+		return t->vertex[idom[j]];
+	return j < LEAF ? t->vertex[j & ~REACHED_LEAF] : 0;
 }
 
 static bool add_more(struct snca *t, uint32_t leaf, uint32_t pre)
@@ -175,8 +184,6 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
 	if (!dfnum)
 		goto out;
-	/* Read at random, one entry per edge: fewer TLB misses in huge pages. */
-	gh_advise_huge(dfnum, nv * sizeof(*dfnum));
 	dfnum[0] = NONE;
 	for (uint32_t v = 1; v < nv; v++) {
 		bool edges = g->off[v] != g->off[v + 1];
@@ -260,35 +267,31 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	}
 	free(t.more);
 	t.more = NULL;
-	g->idom = calloc(nv, sizeof(*g->idom));
-	g->retained = calloc(nv, sizeof(*g->retained));
-	if (!g->idom || !g->retained)
+	if (!(g->retained = calloc(nv, sizeof(*g->retained))))
 		goto out;
-	for (uint32_t w = 1; w < t.n; w++)
-		g->idom[t.vertex[w]] = t.vertex[idom[w]];
-	/* Own sizes first, span by span (no lookup per object), then each
-	 * vertex's total into its dominator's: leaves first, then the others,
-	 * children before parents. */
+	/* The numbering becomes the immediate dominators (by vertex), entry
+	 * by entry.  Own sizes go in span by span (no lookup per object), a
+	 * leaf's also into its dominator's; then each other vertex's total
+	 * into its dominator's, children before parents. */
+	for (uint32_t v = 0; v <= g->nroots; v++)
+		dfnum[v] = to_idom(&t, idom, dfnum[v]);
 	const struct gh_heap *h = g->h;
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
-			uint32_t v = gh_obj_vertex(g, i);
-			if (dfnum[v] < LEAF) {
-				g->retained[v] += s->elemsize; /* gh_vertex_size; leaves may have added theirs */
-				g->reachable_objects++;
-				g->reachable_bytes += s->elemsize;
-			}
-			if (dfnum[v] >= REACHED_LEAF && dfnum[v] < LEAF) {
-				uint32_t d = t.vertex[dfnum[v] & ~REACHED_LEAF];
-				g->idom[v] = d;
-				g->retained[d] += s->elemsize;
-			}
+			uint32_t v = gh_obj_vertex(g, i), j = dfnum[v];
+			dfnum[v] = to_idom(&t, idom, j);
+			if (j >= LEAF)
+				continue;
+			g->retained[v] += s->elemsize; /* gh_vertex_size */
+			g->reachable_objects++;
+			g->reachable_bytes += s->elemsize;
+			if (j >= REACHED_LEAF)
+				g->retained[dfnum[v]] += s->elemsize;
 		}
 	}
-	for (uint32_t v = 1; v <= g->nroots; v++) /* a root without edges */
-		if (dfnum[v] >= REACHED_LEAF && dfnum[v] < LEAF)
-			g->idom[v] = t.vertex[dfnum[v] & ~REACHED_LEAF];
+	g->idom = dfnum;
+	dfnum = NULL;
 	for (uint32_t w = t.n; w-- > 1;) /* the dominator's vertex from preorder: near w, not at random */
 		g->retained[t.vertex[idom[w]]] += g->retained[t.vertex[w]];
 	err = NULL;
