@@ -98,7 +98,7 @@ test-asan: deps build $(BUILD)/asan/goheap corpus
 	GOHEAP=$(BUILD)/asan/goheap GOHEAP_SKIP_GDB=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PY) -m pytest -q -n $(JOBS) tests
 
-# The threaded passes (heap enumeration, typing's applier, graph, the reversed edges' layout) under
+# The threaded passes (heap enumeration, typing's applier, graph, the reversed edges' layout, typing beside the dominators) under
 # ThreadSanitizer, one thread against two on every fixture: a data race fails the run.
 test-tsan: deps build $(BUILD)/tsan/goheap corpus
 	GOHEAP=$(BUILD)/tsan/goheap GOHEAP_SKIP_GDB=1 TSAN_OPTIONS=halt_on_error=1 \

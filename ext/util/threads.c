@@ -4,7 +4,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-unsigned gh_threads(void)
+static int reserved;
+
+void gh_threads_reserve(int n)
+{
+	__atomic_add_fetch(&reserved, n, __ATOMIC_RELAXED);
+}
+
+static unsigned configured(void)
 {
 	const char *env = getenv("GOHEAP_THREADS");
 	if (env && *env) {
@@ -15,6 +22,13 @@ unsigned gh_threads(void)
 	}
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	return cpus > 1 ? (unsigned)(cpus < 1024 ? cpus : 1024) : 1;
+}
+
+unsigned gh_threads(void)
+{
+	unsigned n = configured();
+	int r = __atomic_load_n(&reserved, __ATOMIC_RELAXED);
+	return r <= 0 ? n : (unsigned)r < n ? n - (unsigned)r : 1;
 }
 
 bool gh_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)

@@ -6,8 +6,12 @@
 #include <stdbool.h>
 
 /* How many threads goheap may use: one per online CPU, or GOHEAP_THREADS
- * when set to a positive number (1: everything on the calling thread). */
+ * when set to a positive number (1: everything on the calling thread),
+ * less those reserved (at least 1). */
 unsigned gh_threads(void);
+/* Reserves n CPUs (a negative n gives them back) for a thread that runs
+ * beside other passes, so that those passes split their work one way fewer. */
+void gh_threads_reserve(int n);
 
 /* Starts fn(arg) on a new thread that takes no signals, so that a debugger
  * hosting goheap keeps its own (SIGINT, SIGCHLD) on its threads.  False if
