@@ -225,6 +225,12 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 	regex_t re;
 	if (re_src && regcomp(&re, re_src, REG_EXTENDED | REG_NOSUB))
 		return gh_errorf(GH_ERR_USAGE, "--type: invalid regular expression '%s'", re_src);
+	/* With owners, the graph first: the heap is then typed beside its
+	 * dominators.  A failure is reported where the owners are computed. */
+	if (want_owners) {
+		struct gh_graph *g;
+		gh_error_free(gh_cmd_graph(p, &g));
+	}
 	struct gh_heap *h;
 	struct gh_types *T;
 	struct gh_error *err = setup(p, &h, &T);

@@ -85,21 +85,23 @@ struct gh_error *gh_cmd_timers(struct gh_program *p, int argc, char **argv, stru
 	}
 	struct gh_goroutines *gs;
 	GH_TRY(gh_goroutines_load(p, &gs));
+	/* The graph before the channels: it types the heap beside the
+	 * dominators, where the channels alone would type it first. */
+	struct gh_graph *g = NULL;
+	struct gh_error *err;
+	if (retained && (err = gh_cmd_graph(p, &g))) {
+		gh_out_warn(o, "what timers retain is not shown: %s", err->msg);
+		gh_error_free(err);
+		g = NULL;
+	}
 	uint64_t *cs;
 	size_t ncs;
 	GH_TRY(gh_cmd_channels(p, gs, o, &cs, &ncs));
 	struct gh_timers *T;
-	struct gh_error *err = gh_timers_load(gs, cs, ncs, &T);
+	err = gh_timers_load(gs, cs, ncs, &T);
 	free(cs);
 	if (err)
 		return err;
-	struct gh_graph *g = NULL;
-	if (retained && (err = gh_cmd_graph(p, &g))) {
-		gh_out_warn(o, "what timers retain is not shown: %s", err->msg);
-		gh_error_free(err);
-		err = NULL;
-		g = NULL;
-	}
 	const char *w = T->warnings;
 	while (w && *w) {
 		const char *nl = strchr(w, '\n');
