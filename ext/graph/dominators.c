@@ -238,8 +238,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	}
 	free(t.ancestor);
 	free(t.poff);
-	free(t.preds);
-	t.ancestor = t.poff = t.preds = NULL;
+	t.ancestor = t.poff = NULL;
 	/* Immediate dominators, in preorder: the nearest ancestor of the
 	 * parent (in the dominator tree so far) numbered at most semi. */
 	uint32_t *idom = t.label;
@@ -267,8 +266,12 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	}
 	free(t.more);
 	t.more = NULL;
-	if (!(g->retained = calloc(nv, sizeof(*g->retained))))
+	/* The retained sizes take over the predecessors' memory: its pages
+	 * are in place (80 MB of fresh pages cost 20 K page faults). */
+	if (!(g->retained = realloc(t.preds, nv * sizeof(*g->retained))))
 		goto out;
+	t.preds = NULL;
+	memset(g->retained, 0, nv * sizeof(*g->retained));
 	/* The numbering becomes the immediate dominators (by vertex), entry
 	 * by entry.  Own sizes go in span by span (no lookup per object), a
 	 * leaf's also into its dominator's; then each other vertex's total
