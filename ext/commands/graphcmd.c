@@ -136,9 +136,18 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	const struct gh_object *from = &h->objs[gh_vertex_obj(g, u)];
 	struct find f = { g, lo, hi, 0, false };
 	uint64_t slot_size, slot = gh_obj_slot(h, from, &slot_size);
-	/* In windows, stopping at the first: a path through a big array
-	 * would otherwise read all of it for every label. */
-	for (uint64_t w = 0; w < slot_size && !f.found; w += LABEL_WINDOW)
+	/* If u's k-th edge is its first to v, the word sought is at least k
+	 * words in: each of the first k edges is a word before it (a word
+	 * into v before it would be an earlier edge to v).  The search starts
+	 * there, and goes in windows, stopping at the first: a label for an
+	 * element of a big array would otherwise read the array up to it. */
+	uint64_t k = 0;
+	for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
+		if (g->adj[e] == v) {
+			k = e - g->off[u];
+			break;
+		}
+	for (uint64_t w = k * 8 / LABEL_WINDOW * LABEL_WINDOW; w < slot_size && !f.found; w += LABEL_WINDOW)
 		if (!gh_heap_pointers_in(h, from, w, w + LABEL_WINDOW, find_ptr, &f))
 			break;
 	if (!f.found)
