@@ -3,7 +3,8 @@
 rows.h (the reversed edges of the dominators, the holders and `why`) is driven by tests/c/rows_check.c,
 linked against the objects of `make build` (or of the ASan build when the suite runs against it): every
 row's offsets and values, in the order they were added, must be what a counting sort in the checker
-computes, for graphs of one bucket and of hundreds, rows with many chunks, and one thread or two."""
+computes, for graphs of one bucket and of hundreds, rows with many chunks, one thread or two, and one
+gathering or several laid out together."""
 import os
 import subprocess
 
@@ -38,9 +39,10 @@ def rows_check():
     (3_000_000, 2_000_000, 3_000_000),  # 184 buckets of up to 16 Ki rows
 ])
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_rows_match_a_counting_sort(rows_check, room, nrows, npairs, threads):
+@pytest.mark.parametrize("gatherings", ["1", "3"])  # 3: gathered apart in three runs, laid out together
+def test_rows_match_a_counting_sort(rows_check, room, nrows, npairs, threads, gatherings):
     env = dict(os.environ, GOHEAP_THREADS=threads)
-    p = subprocess.run([str(rows_check), str(room), str(nrows), str(npairs), "12345"], capture_output=True,
-                       text=True, timeout=300, env=env)
+    p = subprocess.run([str(rows_check), str(room), str(nrows), str(npairs), "12345", gatherings],
+                       capture_output=True, text=True, timeout=300, env=env)
     assert "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr[-4000:]
     assert p.returncode == 0 and p.stdout.endswith(" ok\n"), p.stdout + p.stderr

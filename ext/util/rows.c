@@ -63,9 +63,11 @@ bool gh_rows_grow(struct gh_rows_bucket *bu)
 	return true;
 }
 
-/* Lays out buckets lo..hi-1, each with a counter per row. */
+/* Lays out buckets lo..hi-1, each with a counter per row; a bucket's
+ * pairs are those of r[0], then r[1], ... */
 struct part {
 	struct gh_rows *r;
+	unsigned nr;
 	uint32_t nrows;
 	const uint32_t *start; /* per bucket, its first pair in vals */
 	uint32_t *off, *vals;
@@ -76,49 +78,62 @@ struct part {
 static void *lay_part(void *arg)
 {
 	struct part *p = arg;
-	unsigned shift = p->r->shift;
+	unsigned shift = p->r[0].shift;
 	for (uint32_t b = p->lo; b < p->hi; b++) {
-		struct gh_rows_bucket *bu = &p->r->b[b];
 		uint32_t size = 1u << shift, base = b << shift;
 		uint32_t rows = p->nrows - base < size ? p->nrows - base : size;
 		memset(p->cnt, 0, ((size_t)rows + 1) * sizeof(*p->cnt));
-		for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
-			for (uint32_t k = 0; k < c->n; k++)
-				p->cnt[c->row[k] + 1]++;
+		for (unsigned i = 0; i < p->nr; i++)
+			for (struct gh_rows_chunk *c = p->r[i].b[b].first; c; c = c->next)
+				for (uint32_t k = 0; k < c->n; k++)
+					p->cnt[c->row[k] + 1]++;
 		uint32_t at = p->start[b];
 		for (uint32_t k = 0; k < rows; k++) {
 			p->off[base + k] = at;
 			at += p->cnt[k + 1];
 			p->cnt[k] = p->off[base + k]; /* row k's next slot */
 		}
-		for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
-			for (uint32_t k = 0; k < c->n; k++)
-				p->vals[p->cnt[c->row[k]]++] = c->val[k];
-		free_chunks(bu);
+		for (unsigned i = 0; i < p->nr; i++) {
+			for (struct gh_rows_chunk *c = p->r[i].b[b].first; c; c = c->next)
+				for (uint32_t k = 0; k < c->n; k++)
+					p->vals[p->cnt[c->row[k]]++] = c->val[k];
+			free_chunks(&p->r[i].b[b]);
+		}
 	}
 	return NULL;
 }
 
 struct gh_error *gh_rows_lay_out(struct gh_rows *r, uint32_t nrows, uint32_t **off, uint32_t **vals)
 {
+	return gh_rows_lay_out_n(r, 1, nrows, off, vals);
+}
+
+struct gh_error *gh_rows_lay_out_n(struct gh_rows *r, unsigned nr, uint32_t nrows, uint32_t **off, uint32_t **vals)
+{
 	*off = *vals = NULL;
-	uint32_t nb = nrows ? ((nrows - 1) >> r->shift) + 1 : 0;
-	if (nb > r->nb)
+	for (unsigned i = 1; i < nr; i++)
+		if (r[i].shift != r[0].shift || r[i].nb != r[0].nb)
+			return gh_errorf(GH_ERR_USAGE, "rows laid out together were made for different room");
+	uint32_t nb = nrows ? ((nrows - 1) >> r[0].shift) + 1 : 0;
+	if (nb > r[0].nb)
 		return gh_errorf(GH_ERR_USAGE, "rows laid out beyond the room given");
 	uint32_t *start = malloc(((size_t)nb + 1) * sizeof(*start));
 	if (!start)
 		return &gh_error_nomem;
 	uint64_t total = 0;
-	for (uint32_t b = 0; b < r->nb; b++) {
-		struct gh_rows_bucket *bu = &r->b[b];
-		if (bu->last)
-			bu->last->n = CHUNK_PAIRS - bu->left;
-		bu->count = 0;
-		for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
-			bu->count += c->n;
-		if (b < nb) {
-			start[b] = (uint32_t)total;
-			total += bu->count;
+	for (uint32_t b = 0; b < r[0].nb; b++) {
+		for (unsigned i = 0; i < nr; i++) {
+			struct gh_rows_bucket *bu = &r[i].b[b];
+			if (bu->last)
+				bu->last->n = CHUNK_PAIRS - bu->left;
+			bu->count = 0;
+			for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
+				bu->count += c->n;
+			if (b < nb) {
+				if (!i)
+					start[b] = (uint32_t)total;
+				total += bu->count;
+			}
 		}
 	}
 	struct gh_error *err = &gh_error_nomem;
@@ -133,14 +148,14 @@ struct gh_error *gh_rows_lay_out(struct gh_rows *r, uint32_t nrows, uint32_t **o
 		goto out;
 	(*off)[nrows] = (uint32_t)total;
 	for (unsigned k = 0; k < n; k++)
-		if (!(parts[k].cnt = malloc(((1u << r->shift) + 1) * sizeof(uint32_t)))) {
+		if (!(parts[k].cnt = malloc(((1u << r[0].shift) + 1) * sizeof(uint32_t)))) {
 			n = k;
 			break;
 		}
 	if (!n)
 		goto out;
 	for (unsigned k = 0, b = 0; k < n; k++) { /* parts of about equal pair counts */
-		parts[k] = (struct part){ r, nrows, start, *off, *vals, parts[k].cnt, b, 0 };
+		parts[k] = (struct part){ r, nr, nrows, start, *off, *vals, parts[k].cnt, b, 0 };
 		while (b < nb && (k == n - 1 || start[b] < total * (k + 1) / n))
 			b++;
 		parts[k].hi = b;

@@ -58,5 +58,8 @@ static inline bool gh_rows_add(struct gh_rows *r, uint32_t row, uint32_t value)
  * off nrows + 1 entries.  Buckets are laid out on several threads; their
  * chunks are unmapped as they go.  The caller frees *off and *vals. */
 struct gh_error *gh_rows_lay_out(struct gh_rows *r, uint32_t nrows, uint32_t **off, uint32_t **vals);
+/* The same for nr gatherings made with the same init (one per thread, say),
+ * laid out as one: each row's values from r[0] first, then r[1], ... */
+struct gh_error *gh_rows_lay_out_n(struct gh_rows *r, unsigned nr, uint32_t nrows, uint32_t **off, uint32_t **vals);
 
 #endif

@@ -5,10 +5,13 @@
  * pairs are made; gathers them with gh_rows into room for ROOM rows and lays
  * out the first NROWS (every pair's row is below NROWS); then compares every
  * row's offsets and values, in order, with what a counting sort written
- * here computes.  Shares no code with goheap but the functions under test.
+ * here computes.  With GATHERINGS g > 1 the pairs, in the order they are
+ * made, are cut into g runs, each gathered apart, and the g laid out
+ * together (gh_rows_lay_out_n), which must give the same rows.  Shares no
+ * code with goheap but the functions under test.
  *
- *   rows_check ROOM NROWS NPAIRS SEED    prints "rows R pairs P buckets B ok"
- *                                        or the first differences; exit 0 iff ok
+ *   rows_check ROOM NROWS NPAIRS SEED [GATHERINGS]
+ *       prints "rows R pairs P buckets B ok" or the first differences; exit 0 iff ok
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,8 +30,13 @@ static uint64_t next_rand(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: rows_check ROOM NROWS NPAIRS SEED\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: rows_check ROOM NROWS NPAIRS SEED [GATHERINGS]\n");
+		return 2;
+	}
+	unsigned ng = argc == 6 ? (unsigned)strtoul(argv[5], NULL, 0) : 1;
+	if (ng < 1 || ng > 8) {
+		fprintf(stderr, "bad arguments\n");
 		return 2;
 	}
 	uint32_t room = (uint32_t)strtoul(argv[1], NULL, 0), nrows = (uint32_t)strtoul(argv[2], NULL, 0);
@@ -55,16 +63,20 @@ int main(int argc, char **argv)
 	for (uint32_t k = 0; k < npairs; k++)
 		want[want_off[row[k] + 1]++] = k; /* value k: the order pairs were made in */
 
-	struct gh_rows rows;
-	struct gh_error *err = gh_rows_init(&rows, room);
-	for (uint32_t k = 0; k < npairs && !err; k++)
-		if (!gh_rows_add(&rows, row[k], k))
-			err = &gh_error_nomem;
+	struct gh_rows rows[8];
+	struct gh_error *err = NULL;
+	for (unsigned i = 0; i < ng && !err; i++)
+		err = gh_rows_init(&rows[i], room);
+	for (unsigned i = 0; i < ng && !err; i++) /* run i: pairs [npairs * i / ng, npairs * (i + 1) / ng) */
+		for (uint32_t k = (uint32_t)((uint64_t)npairs * i / ng); k < (uint64_t)npairs * (i + 1) / ng && !err; k++)
+			if (!gh_rows_add(&rows[i], row[k], k))
+				err = &gh_error_nomem;
 	uint32_t *off = NULL, *vals = NULL;
-	uint32_t nb = rows.nb;
+	uint32_t nb = rows[0].nb;
 	if (!err)
-		err = gh_rows_lay_out(&rows, nrows, &off, &vals);
-	gh_rows_free(&rows);
+		err = ng == 1 ? gh_rows_lay_out(&rows[0], nrows, &off, &vals) : gh_rows_lay_out_n(rows, ng, nrows, &off, &vals);
+	for (unsigned i = 0; i < ng; i++)
+		gh_rows_free(&rows[i]);
 	if (err) {
 		printf("error: %s\n", err->msg);
 		return 1;
