@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../util/rows.h"
+#include "../util/threads.h"
 #include "../util/vec.h"
 #include "graph.h"
 
@@ -67,6 +68,34 @@ void gh_holders_free(struct gh_holders *hs)
 	free(hs);
 }
 
+/* Edges from the reached vertices lo..hi-1 into shared objects, gathered
+ * as rows of sources by the target's rank. */
+struct gather {
+	const struct gh_holders *hs;
+	uint32_t lo, hi;
+	struct gh_rows rows;
+	bool nomem;
+};
+
+static void *gather_part(void *arg)
+{
+	struct gather *p = arg;
+	const struct gh_holders *hs = p->hs;
+	const struct gh_graph *g = hs->g;
+	for (uint32_t u = p->lo; u < p->hi; u++) {
+		if (!gh_reachable(g, u))
+			continue;
+		for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
+			uint32_t w = g->adj[e];
+			if (is_shared(hs, w) && !gh_rows_add(&p->rows, shared_rank(hs, w), u)) {
+				p->nomem = true;
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
 struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **out)
 {
 	if (!g->idom)
@@ -95,24 +124,33 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 		nshared += (uint32_t)__builtin_popcountll(hs->shared[w]);
 	}
 	hs->rank[nwords] = nshared;
-	/* One pass over the edges from reached vertices, rising: each row's
-	 * sources in rising order. */
-	struct gh_rows rows;
-	struct gh_error *err = gh_rows_init(&rows, nshared);
-	for (uint32_t u = 1; u < g->nv && !err; u++) {
-		if (!gh_reachable(g, u))
-			continue;
-		for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
-			uint32_t w = g->adj[e];
-			if (is_shared(hs, w) && !gh_rows_add(&rows, shared_rank(hs, w), u)) {
-				err = &gh_error_nomem;
-				break;
-			}
-		}
+	/* One pass over the edges from reached vertices, in ranges of about
+	 * equal edge counts, one per thread, each range's sources rising: laid
+	 * out in range order, each row's sources rise. */
+	struct gather parts[GH_MAX_PARTS];
+	unsigned n = gh_parts(g->nedges >= (1u << 16));
+	struct gh_error *err = NULL;
+	for (unsigned i = 0, u = 1; i < n; i++) {
+		parts[i] = (struct gather){ .hs = hs, .lo = u };
+		while (u < g->nv && (i == n - 1 || g->off[u] < g->nedges * (i + 1) / n))
+			u++;
+		parts[i].hi = u;
+		if (!err)
+			err = gh_rows_init(&parts[i].rows, nshared);
 	}
+	if (!err) {
+		gh_run_parts(parts, sizeof(parts[0]), n, gather_part);
+		for (unsigned i = 0; i < n; i++)
+			if (parts[i].nomem)
+				err = &gh_error_nomem;
+	}
+	struct gh_rows rows[GH_MAX_PARTS];
+	for (unsigned i = 0; i < n; i++)
+		rows[i] = parts[i].rows;
 	if (!err)
-		err = gh_rows_lay_out(&rows, nshared, &hs->poff, &hs->from);
-	gh_rows_free(&rows);
+		err = gh_rows_lay_out_n(rows, n, nshared, &hs->poff, &hs->from);
+	for (unsigned i = 0; i < n; i++)
+		gh_rows_free(&rows[i]);
 	if (err) {
 		gh_holders_free(hs);
 		return err;
