@@ -6,7 +6,6 @@
 
 #include "../graph/graph.h"
 #include "../runtime/goroutines.h"
-#include "../util/rows.h"
 #include "../util/strutil.h"
 #include "commands.h"
 
@@ -19,19 +18,7 @@ static struct gh_error *reverse_bfs(const struct gh_graph *g, uint32_t target, c
 {
 	/* The edges reversed, each row's sources rising. */
 	uint32_t *poff = NULL, *preds = NULL, *queue = malloc((size_t)g->nv * sizeof(*queue));
-	struct gh_rows rows;
-	struct gh_error *err = gh_rows_init(&rows, g->nv);
-	if (!err && !queue)
-		err = &gh_error_nomem;
-	for (uint32_t v = 0; v < g->nv && !err; v++)
-		for (uint32_t e = g->off[v]; e < g->off[v + 1]; e++)
-			if (!gh_rows_add(&rows, g->adj[e], v)) {
-				err = &gh_error_nomem;
-				break;
-			}
-	if (!err)
-		err = gh_rows_lay_out(&rows, g->nv, &poff, &preds);
-	gh_rows_free(&rows);
+	struct gh_error *err = queue ? gh_graph_sources(g, NULL, g->nv, &poff, &preds) : &gh_error_nomem;
 	if (err) {
 		free(queue);
 		return err;

@@ -73,6 +73,24 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g);
 /* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
 
+/* A set of vertices as a bit set with, per 64-bit word, the number of
+ * members before it: a member's rank is its place among the members. */
+struct gh_vertex_set {
+	const uint64_t *bits;
+	const uint32_t *rank;
+};
+static inline bool gh_set_has(const struct gh_vertex_set *s, uint32_t v) { return (s->bits[v / 64] >> (v % 64)) & 1; }
+static inline uint32_t gh_set_rank(const struct gh_vertex_set *s, uint32_t v)
+{
+	return s->rank[v / 64] + (uint32_t)__builtin_popcountll(s->bits[v / 64] & ((1ull << (v % 64)) - 1));
+}
+/* The edges reversed (reverse.c): rows of sources, each rising, of nrows
+ * rows.  Without a set, every edge, a row per vertex (nrows = nv); with
+ * one, the edges from reached vertices into the set's members, a row per
+ * member by rank.  On one thread per CPU; the caller frees *off, *srcs. */
+struct gh_error *gh_graph_sources(const struct gh_graph *g, const struct gh_vertex_set *set, uint32_t nrows,
+				  uint32_t **off, uint32_t **srcs);
+
 /* Who holds an object (holders.c), for many queries on one graph with
  * dominators.  A path lists vertices from a root (or an object several roots
  * reach) down to the object; consecutive vertices are joined by an edge, or

@@ -11,7 +11,7 @@
  * at the first vertex of each root's own subtree: that root reaches it.
  *
  * Costs: one pass over the edges keeps the edges into shared objects as
- * rows of sources (gh_rows: 4 bytes an edge, 4 bytes a shared object, rows
+ * rows of sources (gh_graph_sources: 4 bytes an edge, 4 bytes a shared object, rows
  * found by the objects' rank in a bit set of them); the top of each vertex
  * is memoised with path compression (4 bytes per vertex); all searches
  * together visit at most as many vertices as the graph has vertices and
@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/rows.h"
-#include "../util/threads.h"
 #include "../util/vec.h"
 #include "graph.h"
 
@@ -32,6 +30,7 @@ struct gh_holders {
 	uint32_t *top;       /* per vertex: top vertex + 1; 0 not yet known */
 	uint64_t *shared;    /* bit set of the shared objects */
 	uint32_t *rank;      /* per 64-bit word of it: shared objects before it */
+	struct gh_vertex_set set; /* the two */
 	uint32_t *poff;      /* per shared object, by rank: its row in from */
 	uint32_t *from;      /* edges into shared objects: their sources, rising */
 	uint64_t budget;     /* vertices searches may still visit */
@@ -39,17 +38,6 @@ struct gh_holders {
 
 GH_VEC(u32vec, uint32_t)
 
-static bool is_shared(const struct gh_holders *hs, uint32_t w)
-{
-	return (hs->shared[w / 64] >> (w % 64)) & 1;
-}
-
-/* The rank of shared object w among the shared objects. */
-static uint32_t shared_rank(const struct gh_holders *hs, uint32_t w)
-{
-	uint64_t below = hs->shared[w / 64] & ((1ull << (w % 64)) - 1);
-	return hs->rank[w / 64] + (uint32_t)__builtin_popcountll(below);
-}
 
 static bool shared_obj(const struct gh_graph *g, uint32_t v)
 {
@@ -66,34 +54,6 @@ void gh_holders_free(struct gh_holders *hs)
 	free(hs->poff);
 	free(hs->from);
 	free(hs);
-}
-
-/* Edges from the reached vertices lo..hi-1 into shared objects, gathered
- * as rows of sources by the target's rank. */
-struct gather {
-	const struct gh_holders *hs;
-	uint32_t lo, hi;
-	struct gh_rows rows;
-	bool nomem;
-};
-
-static void *gather_part(void *arg)
-{
-	struct gather *p = arg;
-	const struct gh_holders *hs = p->hs;
-	const struct gh_graph *g = hs->g;
-	for (uint32_t u = p->lo; u < p->hi; u++) {
-		if (!gh_reachable(g, u))
-			continue;
-		for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++) {
-			uint32_t w = g->adj[e];
-			if (is_shared(hs, w) && !gh_rows_add(&p->rows, shared_rank(hs, w), u)) {
-				p->nomem = true;
-				return NULL;
-			}
-		}
-	}
-	return NULL;
 }
 
 struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **out)
@@ -124,33 +84,9 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 		nshared += (uint32_t)__builtin_popcountll(hs->shared[w]);
 	}
 	hs->rank[nwords] = nshared;
-	/* One pass over the edges from reached vertices, in ranges of about
-	 * equal edge counts, one per thread, each range's sources rising: laid
-	 * out in range order, each row's sources rise. */
-	struct gather parts[GH_MAX_PARTS];
-	unsigned n = gh_parts(g->nedges >= (1u << 16));
-	struct gh_error *err = NULL;
-	for (unsigned i = 0, u = 1; i < n; i++) {
-		parts[i] = (struct gather){ .hs = hs, .lo = u };
-		while (u < g->nv && (i == n - 1 || g->off[u] < g->nedges * (i + 1) / n))
-			u++;
-		parts[i].hi = u;
-		if (!err)
-			err = gh_rows_init(&parts[i].rows, nshared);
-	}
-	if (!err) {
-		gh_run_parts(parts, sizeof(parts[0]), n, gather_part);
-		for (unsigned i = 0; i < n; i++)
-			if (parts[i].nomem)
-				err = &gh_error_nomem;
-	}
-	struct gh_rows rows[GH_MAX_PARTS];
-	for (unsigned i = 0; i < n; i++)
-		rows[i] = parts[i].rows;
-	if (!err)
-		err = gh_rows_lay_out_n(rows, n, nshared, &hs->poff, &hs->from);
-	for (unsigned i = 0; i < n; i++)
-		gh_rows_free(&rows[i]);
+	/* The edges from reached vertices into shared objects, reversed. */
+	hs->set = (struct gh_vertex_set){ hs->shared, hs->rank };
+	struct gh_error *err = gh_graph_sources(g, &hs->set, nshared, &hs->poff, &hs->from);
 	if (err) {
 		gh_holders_free(hs);
 		return err;
@@ -324,9 +260,9 @@ struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn f
 			continue;
 		}
 		/* x is a shared object: a root's subtree is never searched. */
-		if (!is_shared(hs, x))
+		if (!gh_set_has(&hs->set, x))
 			continue;
-		uint32_t r = shared_rank(hs, x);
+		uint32_t r = gh_set_rank(&hs->set, x);
 		for (uint32_t i = hs->poff[r]; i < hs->poff[r + 1]; i++) {
 			uint32_t u = hs->from[i];
 			if (vmap_get(&m, u))
