@@ -98,11 +98,12 @@ test-asan: deps build $(BUILD)/asan/goheap corpus
 	GOHEAP=$(BUILD)/asan/goheap GOHEAP_SKIP_GDB=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PY) -m pytest -q -n $(JOBS) tests
 
-# The threaded passes (heap enumeration, typing's applier, graph, the reversed edges' layout, typing beside the dominators) under
-# ThreadSanitizer, one thread against two on every fixture: a data race fails the run.
+# The threaded passes (heap enumeration, typing's applier, graph, the reversed edges' gathering and
+# layout, typing beside the dominators, the search's edges fed to another thread) under ThreadSanitizer,
+# one thread against two on every fixture, and util/rows' check: a data race fails the run.
 test-tsan: deps build $(BUILD)/tsan/goheap corpus
 	GOHEAP=$(BUILD)/tsan/goheap GOHEAP_SKIP_GDB=1 TSAN_OPTIONS=halt_on_error=1 \
-		$(PY) -m pytest -q -n $(JOBS) tests/test_heap.py -k threads_change_nothing
+		$(PY) -m pytest -q -n $(JOBS) tests/test_util.py tests/test_heap.py -k 'threads_change_nothing or rows_match'
 
 test: test-unit test-asan test-tsan
 

@@ -1,10 +1,10 @@
 """ext/util against plain implementations written in the tests.
 
 rows.h (the reversed edges of the dominators, the holders and `why`) is driven by tests/c/rows_check.c,
-linked against the objects of `make build` (or of the ASan build when the suite runs against it): every
+linked against the objects of `make build` (or of the ASan or TSan build when the suite runs against it): every
 row's offsets and values, in the order they were added, must be what a counting sort in the checker
-computes, for graphs of one bucket and of hundreds, rows with many chunks, one thread or two, and one
-gathering or several laid out together."""
+computes, for graphs of one bucket and of hundreds, rows with many chunks, one thread or two, one
+gathering or several laid out together, and pairs fed to another thread."""
 import os
 import subprocess
 
@@ -17,9 +17,10 @@ REPO = helpers.REPO
 
 @pytest.fixture(scope="session")
 def rows_check():
-    asan = helpers.GOHEAP.parent.name == "asan"
-    base = REPO / "build" / ("asan" if asan else "")
-    flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"] if asan else []
+    kind = helpers.GOHEAP.parent.name if helpers.GOHEAP.parent.name in ("asan", "tsan") else ""
+    base = REPO / "build" / kind
+    flags = {"asan": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"],
+             "tsan": ["-fsanitize=thread", "-fno-omit-frame-pointer"], "": []}[kind]
     objs = [str(base / "util" / o) for o in ("rows.o", "threads.o", "error.o")]
     assert all(os.path.exists(o) for o in objs), "build goheap first (make build)"
     out = base / "tests" / "rows_check"
@@ -39,7 +40,8 @@ def rows_check():
     (3_000_000, 2_000_000, 3_000_000),  # 184 buckets of up to 16 Ki rows
 ])
 @pytest.mark.parametrize("threads", ["1", "2"])
-@pytest.mark.parametrize("gatherings", ["1", "3"])  # 3: gathered apart in three runs, laid out together
+# 3: gathered apart in three runs, laid out together; feed: gathered on another thread (with two)
+@pytest.mark.parametrize("gatherings", ["1", "3", "feed"])
 def test_rows_match_a_counting_sort(rows_check, room, nrows, npairs, threads, gatherings):
     env = dict(os.environ, GOHEAP_THREADS=threads)
     p = subprocess.run([str(rows_check), str(room), str(nrows), str(npairs), "12345", gatherings],

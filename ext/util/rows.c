@@ -1,8 +1,10 @@
 #include "rows.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "threads.h"
 
@@ -61,6 +63,97 @@ bool gh_rows_grow(struct gh_rows_bucket *bu)
 	bu->row = c->row;
 	bu->left = CHUNK_PAIRS;
 	return true;
+}
+
+/* ---- feeding the rows from another thread ---- */
+
+/* Waits a little for the other thread: it works in blocks of thousands of
+ * pairs, so a few loads then a 20 µs sleep. */
+static void feed_wait(unsigned *spins)
+{
+	if (++*spins < 64)
+		return;
+	struct timespec pause = { 0, 20000 };
+	nanosleep(&pause, NULL);
+}
+
+static void feed_add_block(struct gh_rows_feed *f, const uint64_t *b, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++)
+		if (!gh_rows_add(f->r, (uint32_t)(b[k] >> 32), (uint32_t)b[k])) {
+			__atomic_store_n(&f->nomem, true, __ATOMIC_RELAXED); /* read by the maker */
+			return;
+		}
+}
+
+static void *feed_thread(void *arg)
+{
+	struct gh_rows_feed *f = arg;
+	unsigned spins = 0;
+	for (;;) {
+		uint64_t taken = f->taken, made = __atomic_load_n(&f->made, __ATOMIC_ACQUIRE);
+		if (taken < made) {
+			if (!__atomic_load_n(&f->nomem, __ATOMIC_RELAXED))
+				feed_add_block(f, f->blocks + (taken % GH_FEED_BLOCKS) * GH_FEED_BLOCK, GH_FEED_BLOCK);
+			__atomic_store_n(&f->taken, taken + 1, __ATOMIC_RELEASE);
+			spins = 0;
+		} else if (__atomic_load_n(&f->done, __ATOMIC_ACQUIRE)) {
+			/* made is final; the last block is partial, fill pairs */
+			if (taken == __atomic_load_n(&f->made, __ATOMIC_ACQUIRE)) {
+				if (!__atomic_load_n(&f->nomem, __ATOMIC_RELAXED))
+					feed_add_block(f, f->blocks + (taken % GH_FEED_BLOCKS) * GH_FEED_BLOCK, f->fill);
+				return NULL;
+			}
+		} else {
+			feed_wait(&spins);
+		}
+	}
+}
+
+struct gh_rows_feed *gh_rows_feed_start(struct gh_rows *r)
+{
+	if (gh_threads() < 2)
+		return NULL;
+	struct gh_rows_feed *f = calloc(1, sizeof(*f));
+	pthread_t *th = malloc(sizeof(*th));
+	uint64_t *blocks = malloc((size_t)GH_FEED_BLOCKS * GH_FEED_BLOCK * sizeof(*blocks));
+	if (!f || !th || !blocks)
+		goto fail;
+	f->blocks = f->cur = blocks;
+	f->r = r;
+	f->th = th;
+	if (gh_thread_start(th, feed_thread, f))
+		return f;
+fail:
+	free(f);
+	free(th);
+	free(blocks);
+	return NULL;
+}
+
+/* The current block is full: hands it over and takes the next, waiting
+ * while the other thread still has every block. */
+bool gh_rows_feed_next(struct gh_rows_feed *f)
+{
+	uint64_t made = f->made + 1;
+	__atomic_store_n(&f->made, made, __ATOMIC_RELEASE);
+	unsigned spins = 0;
+	while (made - __atomic_load_n(&f->taken, __ATOMIC_ACQUIRE) >= GH_FEED_BLOCKS)
+		feed_wait(&spins);
+	f->cur = f->blocks + (made % GH_FEED_BLOCKS) * GH_FEED_BLOCK;
+	f->fill = 0;
+	return !__atomic_load_n(&f->nomem, __ATOMIC_RELAXED);
+}
+
+struct gh_error *gh_rows_feed_finish(struct gh_rows_feed *f)
+{
+	__atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
+	pthread_join(*(pthread_t *)f->th, NULL);
+	bool nomem = __atomic_load_n(&f->nomem, __ATOMIC_RELAXED);
+	free(f->th);
+	free(f->blocks);
+	free(f);
+	return nomem ? &gh_error_nomem : NULL;
 }
 
 /* Lays out buckets lo..hi-1, each with a counter per row; a bucket's

@@ -53,6 +53,39 @@ static inline bool gh_rows_add(struct gh_rows *r, uint32_t row, uint32_t value)
 	return true;
 }
 
+/* A gathering done on another thread while this one makes the pairs: the
+ * maker only appends each pair to a block, the other thread adds the full
+ * blocks' pairs to the rows, in order.  For a maker whose own work leaves a
+ * CPU idle (the dominators' search): the scattered appends to the buckets
+ * move off it. */
+#define GH_FEED_BLOCK 8192 /* pairs */
+#define GH_FEED_BLOCKS 64
+struct gh_rows_feed {
+	uint64_t *cur;      /* the block being filled: row << 32 | value */
+	uint32_t fill;      /* its pairs */
+	uint64_t made;      /* blocks handed over (the other thread reads it) */
+	uint64_t taken;     /* blocks added to the rows (this thread reads it) */
+	bool done, nomem;
+	uint64_t *blocks;   /* GH_FEED_BLOCKS blocks, used in turn */
+	struct gh_rows *r;
+	void *th;           /* the thread (pthread_t), or NULL */
+};
+
+/* Starts a feed into r on a thread of its own: NULL (and nothing started)
+ * when goheap may use one thread only or the thread or memory cannot be
+ * had; the caller then adds to r itself. */
+struct gh_rows_feed *gh_rows_feed_start(struct gh_rows *r);
+bool gh_rows_feed_next(struct gh_rows_feed *f);
+/* Appends a pair.  False when out of memory (it may also show at finish). */
+static inline bool gh_rows_feed_add(struct gh_rows_feed *f, uint32_t row, uint32_t value)
+{
+	f->cur[f->fill++] = (uint64_t)row << 32 | value;
+	return f->fill < GH_FEED_BLOCK || gh_rows_feed_next(f);
+}
+/* Hands over the last pairs, waits until all are in the rows and frees the
+ * feed; an error if some could not be added. */
+struct gh_error *gh_rows_feed_finish(struct gh_rows_feed *f);
+
 /* Lays rows 0..nrows-1 out (nrows at most init's; rows above hold no
  * pair): row k's values are (*vals)[(*off)[k] .. (*off)[k + 1]), with
  * off nrows + 1 entries.  Buckets are laid out on several threads; their

@@ -7,15 +7,18 @@
  * row's offsets and values, in order, with what a counting sort written
  * here computes.  With GATHERINGS g > 1 the pairs, in the order they are
  * made, are cut into g runs, each gathered apart, and the g laid out
- * together (gh_rows_lay_out_n), which must give the same rows.  Shares no
- * code with goheap but the functions under test.
+ * together (gh_rows_lay_out_n), which must give the same rows.  With
+ * GATHERINGS "feed" the pairs go through gh_rows_feed (gathered on another
+ * thread when goheap may use two).  Shares no code with goheap but the
+ * functions under test.
  *
- *   rows_check ROOM NROWS NPAIRS SEED [GATHERINGS]
+ *   rows_check ROOM NROWS NPAIRS SEED [GATHERINGS|feed]
  *       prints "rows R pairs P buckets B ok" or the first differences; exit 0 iff ok
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../ext/util/rows.h"
 
@@ -34,7 +37,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rows_check ROOM NROWS NPAIRS SEED [GATHERINGS]\n");
 		return 2;
 	}
-	unsigned ng = argc == 6 ? (unsigned)strtoul(argv[5], NULL, 0) : 1;
+	bool fed = argc == 6 && !strcmp(argv[5], "feed");
+	unsigned ng = argc == 6 && !fed ? (unsigned)strtoul(argv[5], NULL, 0) : 1;
 	if (ng < 1 || ng > 8) {
 		fprintf(stderr, "bad arguments\n");
 		return 2;
@@ -67,12 +71,24 @@ int main(int argc, char **argv)
 	struct gh_error *err = NULL;
 	for (unsigned i = 0; i < ng && !err; i++)
 		err = gh_rows_init(&rows[i], room);
+	struct gh_rows_feed *feed = fed && !err ? gh_rows_feed_start(&rows[0]) : NULL;
+	if (fed && feed) {
+		for (uint32_t k = 0; k < npairs && !err; k++)
+			if (!gh_rows_feed_add(feed, row[k], k))
+				err = &gh_error_nomem;
+		struct gh_error *ferr = gh_rows_feed_finish(feed);
+		if (!err)
+			err = ferr;
+		ng = 0; /* done: no runs below */
+	}
 	for (unsigned i = 0; i < ng && !err; i++) /* run i: pairs [npairs * i / ng, npairs * (i + 1) / ng) */
 		for (uint32_t k = (uint32_t)((uint64_t)npairs * i / ng); k < (uint64_t)npairs * (i + 1) / ng && !err; k++)
 			if (!gh_rows_add(&rows[i], row[k], k))
 				err = &gh_error_nomem;
 	uint32_t *off = NULL, *vals = NULL;
 	uint32_t nb = rows[0].nb;
+	if (!ng)
+		ng = 1;
 	if (!err)
 		err = ng == 1 ? gh_rows_lay_out(&rows[0], nrows, &off, &vals) : gh_rows_lay_out_n(rows, ng, nrows, &off, &vals);
 	for (unsigned i = 0; i < ng; i++)
