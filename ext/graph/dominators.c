@@ -91,13 +91,14 @@ static bool add_more(struct snca *t, uint32_t leaf, uint32_t pre)
 
 /* Preorder numbering from the super-root of the vertices with edges.  An
  * edge the search meets that is not a tree edge has both ends numbered: it
- * is kept, reversed, as the target's row holding the source.  An edge into
+ * is kept, reversed, as the target's row holding the source (through feed,
+ * when there is one, gathered on another thread).  An edge into
  * a leaf is recorded as the leaf's (see dfnum above).  dfnum is the
  * caller's; stack and cursor are scratch arrays, both indexed by stack
  * depth (a vertex's place in the edge table is kept beside it on the
  * stack, not in a per-vertex array written at random). */
 static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *dfnum, uint32_t *stack,
-			    uint32_t *cursor, struct gh_rows *back)
+			    uint32_t *cursor, struct gh_rows *back, struct gh_rows_feed *feed)
 {
 	uint32_t sp = 0;
 	dfnum[0] = 0;
@@ -126,7 +127,7 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 		}
 		uint32_t j = dfnum[w], pv = dfnum[v];
 		if (j < REACHED_LEAF) {
-			if (!gh_rows_add(back, j, pv))
+			if (!(feed ? gh_rows_feed_add(feed, j, pv) : gh_rows_add(back, j, pv)))
 				return &gh_error_nomem;
 		} else if (j < LEAF) {
 			if (!add_more(t, w, pv))
@@ -202,7 +203,11 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	t.ancestor = malloc(ni * sizeof(uint32_t));
 	if (!t.vertex || !t.parent || !t.semi || !t.ancestor || (err = gh_rows_init(&back, (uint32_t)ni)))
 		goto out;
-	if ((err = dfs(g, &t, dfnum, t.semi, t.ancestor, &back)))
+	/* With a CPU to spare, the kept edges are gathered on it. */
+	struct gh_rows_feed *feed = gh_rows_feed_start(&back);
+	err = dfs(g, &t, dfnum, t.semi, t.ancestor, &back, feed);
+	struct gh_error *ferr = feed ? gh_rows_feed_finish(feed) : NULL;
+	if (err || (err = ferr))
 		goto out;
 	err = &gh_error_nomem;
 	if (!(g->reach = calloc(nv / 8 + 1, 1)))
