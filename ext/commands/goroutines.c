@@ -492,7 +492,13 @@ struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, s
 	if (!all && !g)
 		return gh_errorf(GH_ERR_NOT_FOUND, "no live goroutine %" PRIu64 " (%zu goroutines; see 'goroutines')", id, gs->n);
 	if (!strcmp(v.name, "locals")) {
-		/* Values are shown with the heap object they point at, if any. */
+		/* Values are shown with the heap object they point at, if any.
+		 * With retained sizes, the graph first: the heap is then typed
+		 * beside its dominators (a failure is reported with the sizes). */
+		if (want_ret) {
+			struct gh_graph *gr;
+			gh_error_free(gh_cmd_graph(p, &gr));
+		}
 		struct gh_error *err = gh_cmd_heap(p, &v.h);
 		if (err) {
 			gh_out_warn(o, "heap objects are not shown: %s", err->msg);
