@@ -9,9 +9,12 @@
  * containing it (interior pointers included); words that point at no live
  * object are squeezed out.  Resolving millions of pointers in walk order
  * would miss the cache on every one, so they are resolved in batches sorted
- * by target address. */
+ * by target address.  Edge buffers are mappings of their own: the first
+ * part's becomes the edge table, and the second part's pages are moved
+ * behind its rows (mremap) rather than copied into fresh ones. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../util/radix.h"
 #include "../util/threads.h"
@@ -34,7 +37,8 @@ void gh_graph_free(struct gh_graph *g)
 		free(g->roots[i].name);
 	free(g->roots);
 	free(g->off);
-	free(g->adj);
+	if (g->adj_map)
+		munmap(g->adj_map, g->adj_map_len);
 	free(g->reach);
 	free(g->idom);
 	free(g->retained);
@@ -86,11 +90,24 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 	return NULL;
 }
 
+#define PAGE 4096u
+static size_t page_round(uint64_t bytes) { return (size_t)((bytes + PAGE - 1) & ~(uint64_t)(PAGE - 1)); }
+
+/* Resizes a mapping of old bytes (none when p is NULL) to n, both whole
+ * pages, keeping its contents; NULL if it cannot be had. */
+static void *map_resize(void *p, size_t old, size_t n)
+{
+	if (p && old == n)
+		return p;
+	void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE) : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return q == MAP_FAILED ? NULL : q;
+}
+
 struct fill {
 	struct gh_graph *g;
 	uint32_t v;
 	uint32_t *buf;  /* this part's edge targets, its vertices' rows end to end */
-	uint64_t cap;
+	uint64_t cap;   /* entries; the mapping is page_round(cap * 4) bytes */
 	uint64_t pos;   /* next buf slot */
 	uint64_t base;  /* buf slot of batch position 0 */
 	uint64_t lo;    /* base of the heap's first span */
@@ -134,8 +151,8 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 	if (!value || f->nomem || gh_heap_page_span(f->g->h, value) == UINT32_MAX)
 		return;
 	if (f->pos == f->cap) {
-		uint64_t nc = f->cap + f->cap / 2 + 1024;
-		uint32_t *nb = nc <= UINT32_MAX ? realloc(f->buf, nc * sizeof(*nb)) : NULL;
+		uint64_t nc = page_round((f->cap + f->cap / 2 + 1024) * sizeof(uint32_t)) / sizeof(uint32_t);
+		uint32_t *nb = nc <= UINT32_MAX ? map_resize(f->buf, page_round(f->cap * 4), page_round(nc * 4)) : NULL;
 		if (!nb) {
 			f->nomem = true;
 			return;
@@ -217,6 +234,60 @@ uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v)
 	return gh_obj_span(g->h, o)->elemsize; /* a large object's span: its pages */
 }
 
+/* The edge table: the roots' rows, then each part's rows.  It grows out
+ * of part 0's mapping (its pages are in place already), started shift
+ * bytes in so that part 1's rows begin on a page: part 1's pages are then
+ * moved there whole; further parts are copied.  Takes the parts' buffers. */
+static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned n, const struct gh_root_builder *b)
+{
+	struct fill *f0 = &parts[0].f, *f1 = n > 1 ? &parts[1].f : NULL;
+	uint64_t head = g->off[gh_obj_vertex(g, 0)], rows0 = head + f0->pos;
+	bool move1 = f1 && f1->pos;
+	size_t shift = move1 ? (PAGE - (size_t)(rows0 * 4 % PAGE)) % PAGE : 0;
+	size_t at1 = shift + (size_t)rows0 * 4, len1 = move1 ? page_round(f1->pos * 4) : 0;
+	size_t need = page_round(shift + (g->nedges ? g->nedges : 1) * 4);
+	if (move1 && at1 + len1 > need)
+		need = at1 + len1;
+	size_t len0 = page_round(f0->cap * 4);
+	char *m = map_resize(f0->buf, len0, need);
+	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
+	if (!m || !cur) {
+		free(cur);
+		return &gh_error_nomem;
+	}
+	f0->buf = NULL;
+	g->adj_map = m;
+	g->adj_map_len = need;
+	g->adj = (uint32_t *)(m + shift);
+	memmove(g->adj + head, m, f0->pos * sizeof(*g->adj));
+	if (move1) {
+		size_t map1 = page_round(f1->cap * 4);
+		if (mremap(f1->buf, len1, len1, MREMAP_MAYMOVE | MREMAP_FIXED, m + at1) != MAP_FAILED) {
+			if (map1 > len1) /* the rest of its mapping */
+				munmap((char *)f1->buf + len1, map1 - len1);
+		} else { /* copied after all */
+			memcpy(m + at1, f1->buf, f1->pos * sizeof(*g->adj));
+			munmap(f1->buf, map1);
+		}
+		f1->buf = NULL;
+	}
+	for (unsigned i = move1 ? 2 : 1; i < n; i++) {
+		if (parts[i].f.pos)
+			memcpy(g->adj + g->off[gh_obj_vertex(g, parts[i].lo)], parts[i].f.buf,
+			       parts[i].f.pos * sizeof(*g->adj));
+		if (parts[i].f.buf)
+			munmap(parts[i].f.buf, page_round(parts[i].f.cap * 4));
+		parts[i].f.buf = NULL;
+	}
+	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
+	for (uint32_t r = 0; r < g->nroots; r++)
+		g->adj[cur[0]++] = 1 + r;
+	for (size_t i = 0; i < b->nedges; i++)
+		g->adj[cur[1 + b->edges[i].root]++] = gh_obj_vertex(g, b->edges[i].obj);
+	free(cur);
+	return NULL;
+}
+
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 {
 	struct gh_graph *g = calloc(1, sizeof(*g));
@@ -292,38 +363,15 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 				(unsigned long long)g->nedges);
 		goto fail_parts;
 	}
-	/* The edge table grows out of part 0's buffer (its pages are in
-	 * place already): part 0's rows move up behind the roots' rows, the
-	 * other parts' rows follow. */
-	uint64_t head = g->off[gh_obj_vertex(g, 0)];
-	g->adj = realloc(parts[0].f.buf, (g->nedges ? g->nedges : 1) * sizeof(*g->adj));
-	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
-	if (!g->adj || !cur) {
-		free(cur);
-		err = &gh_error_nomem;
+	if ((err = lay_out(g, parts, n, &b)))
 		goto fail_parts;
-	}
-	parts[0].f.buf = NULL;
-	memmove(g->adj + head, g->adj, parts[0].f.pos * sizeof(*g->adj));
-	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
-	for (uint32_t r = 0; r < g->nroots; r++)
-		g->adj[cur[0]++] = 1 + r;
-	for (size_t i = 0; i < b.nedges; i++)
-		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
-	free(cur);
-	for (unsigned i = 1; i < n; i++) {
-		if (parts[i].f.pos)
-			memcpy(g->adj + g->off[gh_obj_vertex(g, parts[i].lo)], parts[i].f.buf,
-			       parts[i].f.pos * sizeof(*g->adj));
-		free(parts[i].f.buf);
-		parts[i].f.buf = NULL;
-	}
 	free(b.edges);
 	*out = g;
 	return NULL;
 fail_parts:
 	for (unsigned i = 0; i < GH_MAX_PARTS; i++)
-		free(parts[i].f.buf);
+		if (parts[i].f.buf)
+			munmap(parts[i].f.buf, page_round(parts[i].f.cap * 4));
 fail_b:
 	gh_heap_masks_thaw(h);
 	for (uint32_t i = 0; b.roots && i < b.nroots; i++)

@@ -40,7 +40,9 @@ struct gh_graph {
 	struct gh_root *roots;
 	uint32_t nv;      /* 1 + nroots + nobjs */
 	uint32_t *off;    /* nv + 1 */
-	uint32_t *adj;    /* edge targets */
+	uint32_t *adj;    /* edge targets, in a mapping of their own: */
+	void *adj_map;
+	size_t adj_map_len;
 	uint64_t nedges;
 	/* From gh_graph_dominators: which vertices the super-root reaches
 	 * (a bit each), the immediate dominator of each vertex (0 for the
