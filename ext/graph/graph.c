@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "../util/radix.h"
 #include "../util/threads.h"
@@ -90,8 +91,19 @@ struct gh_error *gh_root_edge(struct gh_root_builder *b, enum gh_root_kind kind,
 	return NULL;
 }
 
-#define PAGE 4096u
-static size_t page_round(uint64_t bytes) { return (size_t)((bytes + PAGE - 1) & ~(uint64_t)(PAGE - 1)); }
+/* The system's page size (4 KiB on x86-64; 4, 16 or 64 KiB on ARM64). */
+static size_t page_size(void)
+{
+	static size_t ps; /* the parts' threads may ask at once */
+	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+	if (!v) {
+		long l = sysconf(_SC_PAGESIZE);
+		v = l > 0 ? (size_t)l : 4096;
+		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+static size_t page_round(uint64_t bytes) { return (size_t)((bytes + page_size() - 1) & ~(uint64_t)(page_size() - 1)); }
 
 /* Resizes a mapping of old bytes (none when p is NULL) to n, both whole
  * pages, keeping its contents; NULL if it cannot be had. */
@@ -243,7 +255,7 @@ static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned
 	struct fill *f0 = &parts[0].f, *f1 = n > 1 ? &parts[1].f : NULL;
 	uint64_t head = g->off[gh_obj_vertex(g, 0)], rows0 = head + f0->pos;
 	bool move1 = f1 && f1->pos;
-	size_t shift = move1 ? (PAGE - (size_t)(rows0 * 4 % PAGE)) % PAGE : 0;
+	size_t shift = move1 ? (page_size() - (size_t)(rows0 * 4 % page_size())) % page_size() : 0;
 	size_t at1 = shift + (size_t)rows0 * 4, len1 = move1 ? page_round(f1->pos * 4) : 0;
 	size_t need = page_round(shift + (g->nedges ? g->nedges : 1) * 4);
 	if (move1 && at1 + len1 > need)
