@@ -31,61 +31,58 @@ static void *dominators_thread(void *arg)
 	return NULL;
 }
 
-/* The typed heap and the graph with dominators.  Neither depends on the
- * other once the graph is built, and the dominators run on one CPU (each
- * step needs the last): with a second one, typing runs beside them, on one
- * thread fewer. */
-struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
+/* The graph with its dominators, built once and cached; with typed, the
+ * heap typed too.  Neither depends on the other once the graph is built,
+ * and the dominators run on one CPU (each step needs the last): with a
+ * second one, typing runs beside them, on one thread fewer. */
+static struct gh_error *graph(struct gh_program *p, bool typed, struct gh_graph **out)
 {
 	struct gh_heap *h;
-	if (p->cache[SLOT_GRAPH].ptr || p->cache[SLOT_TYPING].ptr || gh_threads() < 2) {
-		GH_TRY(gh_cmd_heap(p, &h));
-		return gh_cmd_graph_untyped(p, out);
+	if (p->cache[SLOT_TYPING].ptr || p->cache[SLOT_GRAPH].ptr) {
+		if (typed)
+			GH_TRY(gh_cmd_heap(p, &h));
+		typed = false;
 	}
-	GH_TRY(heap_untyped(p, &h));
-	struct dominators_job j = { 0 };
-	GH_TRY(gh_graph_build(h, &j.g));
-	pthread_t th;
-	gh_threads_reserve(1);
-	bool started = gh_thread_start(&th, dominators_thread, &j);
-	if (!started)
-		gh_threads_reserve(-1);
-	struct gh_error *err = gh_cmd_heap(p, &h);
-	if (started) {
-		pthread_join(th, NULL);
-		gh_threads_reserve(-1);
-	} else {
-		dominators_thread(&j);
+	if (!p->cache[SLOT_GRAPH].ptr) {
+		GH_TRY(heap_untyped(p, &h));
+		struct dominators_job j = { 0 };
+		GH_TRY(gh_graph_build(h, &j.g));
+		pthread_t th;
+		bool beside = typed && gh_threads() > 1;
+		if (beside) {
+			gh_threads_reserve(1);
+			if (!(beside = gh_thread_start(&th, dominators_thread, &j)))
+				gh_threads_reserve(-1);
+		}
+		struct gh_error *err = typed ? gh_cmd_heap(p, &h) : NULL;
+		if (beside) {
+			pthread_join(th, NULL);
+			gh_threads_reserve(-1);
+		} else {
+			dominators_thread(&j);
+		}
+		if (err || j.err) {
+			gh_graph_free(j.g);
+			if (err && j.err)
+				gh_error_free(j.err);
+			return err ? err : j.err;
+		}
+		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ j.g, graph_free };
 	}
-	if (err || j.err) {
-		gh_graph_free(j.g);
-		if (err && j.err)
-			gh_error_free(j.err);
-		return err ? err : j.err;
-	}
-	p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ j.g, graph_free };
-	*out = j.g;
+	*out = p->cache[SLOT_GRAPH].ptr;
 	return NULL;
+}
+
+struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
+{
+	return graph(p, true, out);
 }
 
 /* The graph, its roots and dominators do not depend on types: analyses
  * that print none (top --by root, roots) skip typing the heap. */
 struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **out)
 {
-	if (!p->cache[SLOT_GRAPH].ptr) {
-		struct gh_heap *h;
-		GH_TRY(heap_untyped(p, &h));
-		struct gh_graph *g;
-		GH_TRY(gh_graph_build(h, &g));
-		struct gh_error *err = gh_graph_dominators(g);
-		if (err) {
-			gh_graph_free(g);
-			return err;
-		}
-		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ g, graph_free };
-	}
-	*out = p->cache[SLOT_GRAPH].ptr;
-	return NULL;
+	return graph(p, false, out);
 }
 
 struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out)
