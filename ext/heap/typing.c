@@ -1549,8 +1549,7 @@ static void drain(struct typer *k, size_t *vi)
 			flush(k);
 		} else if (k->pl && pipe_active(k)) {
 			/* What the applier types becomes pending: look again soon. */
-			struct timespec pause = { 0, 20000 };
-			nanosleep(&pause, NULL);
+			gh_thread_pause();
 		} else {
 			break;
 		}

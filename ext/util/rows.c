@@ -1,10 +1,8 @@
 #include "rows.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "threads.h"
 
@@ -68,13 +66,11 @@ bool gh_rows_grow(struct gh_rows_bucket *bu)
 /* ---- feeding the rows from another thread ---- */
 
 /* Waits a little for the other thread: it works in blocks of thousands of
- * pairs, so a few loads then a 20 µs sleep. */
+ * pairs, so a few loads, then short sleeps. */
 static void feed_wait(unsigned *spins)
 {
-	if (++*spins < 64)
-		return;
-	struct timespec pause = { 0, 20000 };
-	nanosleep(&pause, NULL);
+	if (++*spins >= 64)
+		gh_thread_pause();
 }
 
 static void feed_add_block(struct gh_rows_feed *f, const uint64_t *b, uint32_t n)
@@ -91,19 +87,17 @@ static void *feed_thread(void *arg)
 	struct gh_rows_feed *f = arg;
 	unsigned spins = 0;
 	for (;;) {
+		/* done before made: once done is seen, made is final. */
+		bool done = __atomic_load_n(&f->done, __ATOMIC_ACQUIRE);
 		uint64_t taken = f->taken, made = __atomic_load_n(&f->made, __ATOMIC_ACQUIRE);
-		if (taken < made) {
+		if (taken < made || done) { /* a full block, or the last one, fill pairs */
 			if (!__atomic_load_n(&f->nomem, __ATOMIC_RELAXED))
-				feed_add_block(f, f->blocks + (taken % GH_FEED_BLOCKS) * GH_FEED_BLOCK, GH_FEED_BLOCK);
+				feed_add_block(f, f->blocks + (taken % GH_FEED_BLOCKS) * GH_FEED_BLOCK,
+					       taken < made ? GH_FEED_BLOCK : f->fill);
+			if (taken == made)
+				return NULL;
 			__atomic_store_n(&f->taken, taken + 1, __ATOMIC_RELEASE);
 			spins = 0;
-		} else if (__atomic_load_n(&f->done, __ATOMIC_ACQUIRE)) {
-			/* made is final; the last block is partial, fill pairs */
-			if (taken == __atomic_load_n(&f->made, __ATOMIC_ACQUIRE)) {
-				if (!__atomic_load_n(&f->nomem, __ATOMIC_RELAXED))
-					feed_add_block(f, f->blocks + (taken % GH_FEED_BLOCKS) * GH_FEED_BLOCK, f->fill);
-				return NULL;
-			}
 		} else {
 			feed_wait(&spins);
 		}
@@ -115,18 +109,14 @@ struct gh_rows_feed *gh_rows_feed_start(struct gh_rows *r)
 	if (gh_threads() < 2)
 		return NULL;
 	struct gh_rows_feed *f = calloc(1, sizeof(*f));
-	pthread_t *th = malloc(sizeof(*th));
 	uint64_t *blocks = malloc((size_t)GH_FEED_BLOCKS * GH_FEED_BLOCK * sizeof(*blocks));
-	if (!f || !th || !blocks)
-		goto fail;
-	f->blocks = f->cur = blocks;
-	f->r = r;
-	f->th = th;
-	if (gh_thread_start(th, feed_thread, f))
-		return f;
-fail:
+	if (f && blocks) {
+		f->blocks = f->cur = blocks;
+		f->r = r;
+		if (gh_thread_start(&f->th, feed_thread, f))
+			return f;
+	}
 	free(f);
-	free(th);
 	free(blocks);
 	return NULL;
 }
@@ -148,9 +138,8 @@ bool gh_rows_feed_next(struct gh_rows_feed *f)
 struct gh_error *gh_rows_feed_finish(struct gh_rows_feed *f)
 {
 	__atomic_store_n(&f->done, true, __ATOMIC_RELEASE);
-	pthread_join(*(pthread_t *)f->th, NULL);
+	pthread_join(f->th, NULL);
 	bool nomem = __atomic_load_n(&f->nomem, __ATOMIC_RELAXED);
-	free(f->th);
 	free(f->blocks);
 	free(f);
 	return nomem ? &gh_error_nomem : NULL;
@@ -219,13 +208,11 @@ struct gh_error *gh_rows_lay_out_n(struct gh_rows *r, unsigned nr, uint32_t nrow
 			struct gh_rows_bucket *bu = &r[i].b[b];
 			if (bu->last)
 				bu->last->n = CHUNK_PAIRS - bu->left;
-			bu->count = 0;
-			for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
-				bu->count += c->n;
 			if (b < nb) {
 				if (!i)
 					start[b] = (uint32_t)total;
-				total += bu->count;
+				for (struct gh_rows_chunk *c = bu->first; c; c = c->next)
+					total += c->n;
 			}
 		}
 	}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "threads.h"
 
 struct gh_rows_chunk;
 
@@ -23,7 +24,6 @@ struct gh_rows_bucket {
 	uint32_t *val;               /* the newest chunk's next slots */
 	uint16_t *row;
 	uint32_t left;               /* room left in the newest chunk */
-	uint32_t count;              /* pairs, once gathering is done */
 	struct gh_rows_chunk *first; /* oldest chunk first */
 	struct gh_rows_chunk *last;
 };
@@ -68,7 +68,7 @@ struct gh_rows_feed {
 	bool done, nomem;
 	uint64_t *blocks;   /* GH_FEED_BLOCKS blocks, used in turn */
 	struct gh_rows *r;
-	void *th;           /* the thread (pthread_t), or NULL */
+	pthread_t th;       /* the thread adding the blocks */
 };
 
 /* Starts a feed into r on a thread of its own: NULL (and nothing started)

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static int reserved;
@@ -29,6 +30,12 @@ unsigned gh_threads(void)
 	unsigned n = configured();
 	int r = __atomic_load_n(&reserved, __ATOMIC_RELAXED);
 	return r <= 0 ? n : (unsigned)r < n ? n - (unsigned)r : 1;
+}
+
+void gh_thread_pause(void)
+{
+	struct timespec pause = { 0, 20000 };
+	nanosleep(&pause, NULL);
 }
 
 bool gh_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)

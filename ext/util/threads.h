@@ -18,6 +18,11 @@ void gh_threads_reserve(int n);
  * the thread cannot be started. */
 bool gh_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
+/* A short sleep (20 µs) for a thread waiting on another that works in
+ * batches: long enough not to burn the CPU the other may need, short
+ * against a batch. */
+void gh_thread_pause(void);
+
 #define GH_MAX_PARTS 4
 /* How many parts to split work into: one per thread goheap may use (up to
  * GH_MAX_PARTS) when it is worth threads and safe, else 1. */
