@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../util/rows.h"
+#include "../util/vec.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX
@@ -41,6 +42,8 @@
 #define LEAF (UINT32_MAX - 1)
 #define MAX_NUMBERED (REACHED_LEAF - 2)
 
+GH_VEC(u64vec, uint64_t)
+
 struct snca {
 	uint32_t n;           /* vertices reached; preorder numbers 0..n-1 */
 	uint32_t *vertex;     /* preorder -> vertex */
@@ -49,8 +52,7 @@ struct snca {
 	uint32_t *label;      /* min semi on the compressed path; then idom */
 	uint32_t *ancestor;   /* link-eval forest (NONE: a root) */
 	uint32_t *poff, *preds; /* predecessors by preorder, as preorder numbers */
-	uint64_t *more;       /* (leaf << 32 | predecessor's preorder), after a leaf's first */
-	size_t nmore, capmore;
+	struct u64vec more;   /* (leaf << 32 | predecessor's preorder), after a leaf's first */
 };
 
 static void snca_free(struct snca *t)
@@ -62,7 +64,7 @@ static void snca_free(struct snca *t)
 	free(t->ancestor);
 	free(t->poff);
 	free(t->preds);
-	free(t->more);
+	free(t->more.data);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -73,20 +75,6 @@ static uint32_t to_idom(const struct snca *t, const uint32_t *idom, uint32_t j)
 	if (j < REACHED_LEAF)
 		return t->vertex[idom[j]];
 	return j < LEAF ? t->vertex[j & ~REACHED_LEAF] : 0;
-}
-
-static bool add_more(struct snca *t, uint32_t leaf, uint32_t pre)
-{
-	if (t->nmore == t->capmore) {
-		size_t nc = t->capmore ? t->capmore * 2 : 4096;
-		uint64_t *m = realloc(t->more, nc * sizeof(*m));
-		if (!m)
-			return false;
-		t->more = m;
-		t->capmore = nc;
-	}
-	t->more[t->nmore++] = (uint64_t)leaf << 32 | pre;
-	return true;
 }
 
 /* Preorder numbering from the super-root of the vertices with edges.  An
@@ -130,8 +118,10 @@ static struct gh_error *dfs(const struct gh_graph *g, struct snca *t, uint32_t *
 			if (!(feed ? gh_rows_feed_add(feed, j, pv) : gh_rows_add(back, j, pv)))
 				return &gh_error_nomem;
 		} else if (j < LEAF) {
-			if (!add_more(t, w, pv))
+			uint64_t *m = u64vec_push(&t->more);
+			if (!m)
 				return &gh_error_nomem;
+			*m = (uint64_t)w << 32 | pv;
 		} else if (j == LEAF) {
 			dfnum[w] = REACHED_LEAF | pv;
 		} else {
@@ -259,8 +249,9 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	t.semi = t.parent = NULL;
 	/* A leaf with several predecessors: the nearest common ancestor of
 	 * them all (a dominator is numbered below what it dominates). */
-	for (size_t i = 0; i < t.nmore; i++) {
-		uint32_t leaf = (uint32_t)(t.more[i] >> 32), a = dfnum[leaf] & ~REACHED_LEAF, b = (uint32_t)t.more[i];
+	for (size_t i = 0; i < t.more.len; i++) {
+		uint64_t m = t.more.data[i];
+		uint32_t leaf = (uint32_t)(m >> 32), a = dfnum[leaf] & ~REACHED_LEAF, b = (uint32_t)m;
 		while (a != b) {
 			if (a > b)
 				a = idom[a];
@@ -269,8 +260,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 		}
 		dfnum[leaf] = REACHED_LEAF | a;
 	}
-	free(t.more);
-	t.more = NULL;
+	free(t.more.data);
+	t.more = (struct u64vec){ 0 };
 	/* The retained sizes take over the predecessors' memory: its pages
 	 * are in place (80 MB of fresh pages cost 20 K page faults). */
 	if (!(g->retained = realloc(t.preds, nv * sizeof(*g->retained))))
