@@ -141,12 +141,8 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	 * into v before it would be an earlier edge to v).  The search starts
 	 * there, and goes in windows, stopping at the first: a label for an
 	 * element of a big array would otherwise read the array up to it. */
-	uint64_t k = 0;
-	for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
-		if (g->adj[e] == v) {
-			k = e - g->off[u];
-			break;
-		}
+	uint32_t place = gh_edge_place(g, u, v);
+	uint64_t k = place == UINT32_MAX ? 0 : place;
 	for (uint64_t w = k * 8 / LABEL_WINDOW * LABEL_WINDOW; w < slot_size && !f.found; w += LABEL_WINDOW)
 		if (!gh_heap_pointers_in(h, from, w, w + LABEL_WINDOW, find_ptr, &f))
 			break;

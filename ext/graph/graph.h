@@ -59,13 +59,18 @@ static inline uint32_t gh_obj_vertex(const struct gh_graph *g, uint32_t obj) { r
 static inline bool gh_vertex_is_obj(const struct gh_graph *g, uint32_t v) { return v > g->nroots; }
 static inline uint32_t gh_vertex_obj(const struct gh_graph *g, uint32_t v) { return v - 1 - g->nroots; }
 static inline bool gh_reachable(const struct gh_graph *g, uint32_t v) { return (g->reach[v / 8] >> (v % 8)) & 1; }
-/* Whether u points at v (a scan of u's edges). */
-static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
+/* The place of u's first edge to v among u's edges, UINT32_MAX if u does
+ * not point at v (a scan of u's edges). */
+static inline uint32_t gh_edge_place(const struct gh_graph *g, uint32_t u, uint32_t v)
 {
 	for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
 		if (g->adj[e] == v)
-			return true;
-	return false;
+			return e - g->off[u];
+	return UINT32_MAX;
+}
+static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
+{
+	return gh_edge_place(g, u, v) != UINT32_MAX;
 }
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
@@ -78,8 +83,8 @@ uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
 /* A set of vertices as a bit set with, per 64-bit word, the number of
  * members before it: a member's rank is its place among the members. */
 struct gh_vertex_set {
-	const uint64_t *bits;
-	const uint32_t *rank;
+	uint64_t *bits;
+	uint32_t *rank; /* one entry more than bits has words: the members */
 };
 static inline bool gh_set_has(const struct gh_vertex_set *s, uint32_t v) { return (s->bits[v / 64] >> (v % 64)) & 1; }
 static inline uint32_t gh_set_rank(const struct gh_vertex_set *s, uint32_t v)

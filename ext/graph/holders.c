@@ -28,16 +28,13 @@
 struct gh_holders {
 	const struct gh_graph *g;
 	uint32_t *top;       /* per vertex: top vertex + 1; 0 not yet known */
-	uint64_t *shared;    /* bit set of the shared objects */
-	uint32_t *rank;      /* per 64-bit word of it: shared objects before it */
-	struct gh_vertex_set set; /* the two */
+	struct gh_vertex_set shared; /* the shared objects */
 	uint32_t *poff;      /* per shared object, by rank: its row in from */
 	uint32_t *from;      /* edges into shared objects: their sources, rising */
 	uint64_t budget;     /* vertices searches may still visit */
 };
 
 GH_VEC(u32vec, uint32_t)
-
 
 static bool shared_obj(const struct gh_graph *g, uint32_t v)
 {
@@ -49,8 +46,8 @@ void gh_holders_free(struct gh_holders *hs)
 	if (!hs)
 		return;
 	free(hs->top);
-	free(hs->shared);
-	free(hs->rank);
+	free(hs->shared.bits);
+	free(hs->shared.rank);
 	free(hs->poff);
 	free(hs->from);
 	free(hs);
@@ -70,23 +67,22 @@ struct gh_error *gh_holders_new(const struct gh_graph *g, struct gh_holders **ou
 	/* The shared objects as a bit set, read once per edge below: an eighth
 	 * of a byte per vertex stays in the cache where idom does not. */
 	size_t nwords = g->nv / 64 + 1;
-	if (!(hs->shared = calloc(nwords, sizeof(*hs->shared))) ||
-	    !(hs->rank = malloc((nwords + 1) * sizeof(*hs->rank)))) {
+	struct gh_vertex_set *sh = &hs->shared;
+	if (!(sh->bits = calloc(nwords, sizeof(*sh->bits))) || !(sh->rank = malloc((nwords + 1) * sizeof(*sh->rank)))) {
 		gh_holders_free(hs);
 		return &gh_error_nomem;
 	}
 	for (uint32_t v = 0; v < g->nv; v++)
 		if (shared_obj(g, v))
-			hs->shared[v / 64] |= 1ull << (v % 64);
+			sh->bits[v / 64] |= 1ull << (v % 64);
 	uint32_t nshared = 0;
 	for (size_t w = 0; w < nwords; w++) {
-		hs->rank[w] = nshared;
-		nshared += (uint32_t)__builtin_popcountll(hs->shared[w]);
+		sh->rank[w] = nshared;
+		nshared += (uint32_t)__builtin_popcountll(sh->bits[w]);
 	}
-	hs->rank[nwords] = nshared;
+	sh->rank[nwords] = nshared;
 	/* The edges from reached vertices into shared objects, reversed. */
-	hs->set = (struct gh_vertex_set){ hs->shared, hs->rank };
-	struct gh_error *err = gh_graph_sources(g, &hs->set, nshared, &hs->poff, &hs->from);
+	struct gh_error *err = gh_graph_sources(g, sh, nshared, &hs->poff, &hs->from);
 	if (err) {
 		gh_holders_free(hs);
 		return err;
@@ -260,9 +256,9 @@ struct gh_error *gh_holders_of(struct gh_holders *hs, uint32_t v, gh_holder_fn f
 			continue;
 		}
 		/* x is a shared object: a root's subtree is never searched. */
-		if (!gh_set_has(&hs->set, x))
+		if (!gh_set_has(&hs->shared, x))
 			continue;
-		uint32_t r = gh_set_rank(&hs->set, x);
+		uint32_t r = gh_set_rank(&hs->shared, x);
 		for (uint32_t i = hs->poff[r]; i < hs->poff[r + 1]; i++) {
 			uint32_t u = hs->from[i];
 			if (vmap_get(&m, u))
