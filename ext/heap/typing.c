@@ -392,11 +392,16 @@ static void push_value_locked(struct typer *k, uint64_t p, gh_type_id id)
 	k->vals[k->nvals++] = (struct ival){ p, id };
 }
 
-/* Gives object o type t (id) and, when t has pointers, queues it to be
- * walked: walking a pointer-free value proposes nothing (a string's bytes,
- * a []byte's array, a tiny block are most of a heap's objects). */
-static void retype(struct typer *k, struct gh_object *o, const struct gh_type *t, gh_type_id id)
+/* Gives object o (size bytes) type t (id) and, when t has pointers, queues
+ * it to be walked: walking a pointer-free value proposes nothing (a
+ * string's bytes, a []byte's array, a tiny block are most of a heap's
+ * objects).  Only one thread applies at a time: it keeps the totals. */
+static void retype(struct typer *k, struct gh_object *o, uint64_t size, const struct gh_type *t, gh_type_id id)
 {
+	if (!o->type) {
+		k->st->typed_objects++;
+		k->st->typed_bytes += size;
+	}
 	set_type(o, id);
 	if (t->ptrdata)
 		push(k, (uint32_t)(o - k->h->objs));
@@ -423,7 +428,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		 * pointer types the block. */
 		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 &&
 		    (!o->type || (o->type != id && tiny_preferred(t, ty(k, o->type))))) {
-			retype(k, o, t, id);
+			retype(k, o, osize, t, id);
 		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + osize) {
 			push_value(k, p, id);
 		}
@@ -433,7 +438,7 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		/* The runtime's own header struct (from a runtime local such as
 		 * chanrecv's c *hchan) and the user's channel or map type name
 		 * the same object: keep the more telling one, walk it again. */
-		retype(k, o, t, id);
+		retype(k, o, osize, t, id);
 		return;
 	}
 	if (o->type == id)
@@ -452,11 +457,11 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 		 * a runtime struct over the user's type. */
 		if (!header_of(t, cur) && sp->ptrmode != GH_PTR_HEADER && sp->ptrmode != GH_PTR_LARGE_TYPE &&
 		    (tiny ? tiny_preferred(t, cur) : preferred(t, cur))) {
-			retype(k, o, t, id);
+			retype(k, o, osize, t, id);
 		}
 		return;
 	}
-	retype(k, o, t, id);
+	retype(k, o, osize, t, id);
 }
 
 /* Starts loading the object record a proposal for p will touch: proposals
@@ -920,6 +925,13 @@ static void type_map_headers(struct typer *k)
 		if (s->noscan || s->ptrmode == GH_PTR_NONE ||
 		    (!header_size(size, L->hmap.size_of) && !header_size(size, L->swissMap.size_of)))
 			continue;
+		/* The span's bytes at hand: its objects' fields are read
+		 * without a segment lookup each (rd). */
+		uint64_t len = (uint64_t)s->nelems * s->elemsize;
+		if ((k->vdata = gh_view(k->p->t, s->base, len))) {
+			k->vbase = s->base;
+			k->vend = s->base + len;
+		}
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
 			struct gh_object *o = &k->h->objs[i];
 			if (o->addr_flags & (GH_OBJ_GARBAGE | GH_OBJ_ALLOCATING))
@@ -938,6 +950,7 @@ static void type_map_headers(struct typer *k)
 			else if (untyped && o->type == id)
 				k->st->from_map_buckets++;
 		}
+		k->vbase = k->vend = 0;
 	}
 }
 
@@ -1606,6 +1619,8 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 			}
 			o->type = id;
 			st->from_headers++;
+			st->typed_objects++;
+			st->typed_bytes += gh_span_obj_size(h, s);
 		}
 	}
 	pipe_start(&k);
@@ -1642,14 +1657,5 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 		free(k.plans[i]);
 	free(k.plans);
 	free(k.builder);
-	for (uint32_t si = 0; si < h->nspans; si++) {
-		const struct gh_span *s = &h->spans[si];
-		uint64_t size = gh_span_obj_size(h, s);
-		for (uint32_t i = s->first; i < s->first + s->nobjs; i++)
-			if (h->objs[i].type) {
-				st->typed_objects++;
-				st->typed_bytes += size;
-			}
-	}
 	return NULL;
 }
