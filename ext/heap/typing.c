@@ -407,14 +407,16 @@ static void retype(struct typer *k, struct gh_object *o, uint64_t size, const st
 		push(k, (uint32_t)(o - k->h->objs));
 }
 
-/* Applies a proposal of type id for the object that starts exactly at p. */
-static void apply(struct typer *k, uint64_t p, gh_type_id id)
+/* Applies a proposal of type id for the object that starts exactly at p,
+ * in span sp (NULL: none); o is p's object when the caller found it
+ * already, else NULL. */
+static void apply_in(struct typer *k, uint64_t p, gh_type_id id, const struct gh_span *sp, struct gh_object *o)
 {
 	const struct gh_type *t = ty(k, id);
-	if (!t || !t->size)
+	if (!t || !t->size || !sp)
 		return;
-	const struct gh_span *sp = gh_heap_span_at(k->h, &k->aspan, p);
-	struct gh_object *o = sp ? (struct gh_object *)gh_span_find(k->h, sp, p) : NULL;
+	if (!o)
+		o = (struct gh_object *)gh_span_find(k->h, sp, p);
 	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
 		return;
 	uint64_t osize = gh_span_obj_size(k->h, sp);
@@ -464,31 +466,47 @@ static void apply(struct typer *k, uint64_t p, gh_type_id id)
 	retype(k, o, osize, t, id);
 }
 
-/* Starts loading the object record a proposal for p will touch: proposals
- * come sorted, but spread over the whole heap, so consecutive ones are
- * objects apart and the record is a cache miss the hardware does not
- * predict.  Only for spans whose slots are all objects, where the record's
- * place is arithmetic (no search). */
-#define AHEAD 16
-static void prefetch_target(struct typer *k, uint64_t p)
+static void apply(struct typer *k, uint64_t p, gh_type_id id)
 {
-	uint32_t si = gh_heap_page_span(k->h, p);
-	if (si == UINT32_MAX)
-		return;
-	const struct gh_span *s = &k->h->spans[si];
-	if (s->nobjs == s->nelems && gh_span_covers(s, p))
-		__builtin_prefetch(&k->h->objs[s->first + (p - s->base) / s->elemsize], 1);
+	apply_in(k, p, id, gh_heap_span_at(k->h, &k->aspan, p), NULL);
 }
 
-/* Sorts n proposals by address and applies them in that order. */
+/* Where a proposal for p lands: its span and, when the span's slots are
+ * all objects (the record's place is arithmetic, no search), its object,
+ * whose record starts loading.  Proposals come sorted but spread over the
+ * whole heap: consecutive ones are objects apart, and the record is a
+ * cache miss the hardware does not predict. */
+struct landing {
+	const struct gh_span *sp;
+	struct gh_object *o;
+};
+
+static struct landing locate(struct typer *k, uint64_t p)
+{
+	struct landing l = { gh_heap_span_at(k->h, &k->aspan, p), NULL };
+	const struct gh_span *s = l.sp;
+	if (s && s->nobjs && s->nobjs == s->nelems) {
+		l.o = &k->h->objs[s->first + (p - s->base) / s->elemsize];
+		__builtin_prefetch(l.o, 1);
+	}
+	return l;
+}
+
+/* Sorts n proposals by address and applies them in that order, each
+ * located AHEAD proposals before it is applied. */
+#define AHEAD 16
 static void apply_batch(struct typer *k, uint64_t **b, uint64_t **scratch, size_t n)
 {
 	gh_radix_sort(b, scratch, n, TYPE_BITS + PAGE_BITS);
 	const uint64_t *v = *b;
+	struct landing ring[AHEAD];
+	for (size_t i = 0; i < n && i < AHEAD; i++)
+		ring[i] = locate(k, k->heap_lo + (v[i] >> TYPE_BITS));
 	for (size_t i = 0; i < n; i++) {
+		struct landing l = ring[i % AHEAD];
 		if (i + AHEAD < n)
-			prefetch_target(k, k->heap_lo + (v[i + AHEAD] >> TYPE_BITS));
-		apply(k, k->heap_lo + (v[i] >> TYPE_BITS), (gh_type_id)(v[i] & ((1u << TYPE_BITS) - 1)));
+			ring[i % AHEAD] = locate(k, k->heap_lo + (v[i + AHEAD] >> TYPE_BITS));
+		apply_in(k, k->heap_lo + (v[i] >> TYPE_BITS), (gh_type_id)(v[i] & ((1u << TYPE_BITS) - 1)), l.sp, l.o);
 	}
 	push_flush(k);
 }
