@@ -87,6 +87,10 @@ struct typer {
 	 * words are read without a segment lookup and a copy each. */
 	uint64_t vbase, vend;
 	const uint8_t *vdata;
+	/* The mapped segment of the last view (the walk goes in address
+	 * order, and the heap is one or a few segments). */
+	uint64_t seg_lo, seg_hi;
+	const uint8_t *seg_data;
 	uint8_t *closures; /* bit per object: closure context already walked */
 	/* HashTrieMap node types resolved to their entry/indirect types: a map
 	 * has thousands of nodes of one type, and a name lookup may scan DWARF. */
@@ -693,13 +697,37 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 		flush(k);
 }
 
-static bool rd(struct typer *k, uint64_t a, uint64_t *v)
+/* The target's bytes [a, a + len) where the core maps them; NULL if not
+ * (gh_view, the last segment tried first). */
+static const uint8_t *view(struct typer *k, uint64_t a, uint64_t len)
 {
-	if (a >= k->vbase && a < k->vend && k->vend - a >= 8) {
-		memcpy(v, k->vdata + (a - k->vbase), 8);
+	if (a < k->seg_lo || a >= k->seg_hi) {
+		const struct gh_segment *s = gh_segment_at(k->p->t, a);
+		if (!s || !s->data)
+			return NULL;
+		k->seg_lo = s->start;
+		k->seg_hi = s->end;
+		k->seg_data = s->data;
+	}
+	return k->seg_hi - a >= len ? k->seg_data + (a - k->seg_lo) : NULL;
+}
+
+/* Reads n (at most 8) bytes at a: from the bytes of the object at hand,
+ * or of the last segment, or through the target. */
+static bool rdn(struct typer *k, uint64_t a, size_t n, uint64_t *v)
+{
+	const uint8_t *d = a >= k->vbase && a < k->vend && k->vend - a >= n ? k->vdata + (a - k->vbase) : view(k, a, n);
+	*v = 0;
+	if (d) {
+		memcpy(v, d, n);
 		return true;
 	}
-	return gh_read_u64(k->p->t, a, v);
+	return gh_read(k->p->t, a, v, n);
+}
+
+static bool rd(struct typer *k, uint64_t a, uint64_t *v)
+{
+	return rdn(k, a, 8, v);
 }
 
 /* Starts the read of a pending object's bytes (drain: LOOKAHEAD objects
@@ -709,7 +737,7 @@ static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 #define LOOKAHEAD 8
 static void prefetch_object(struct typer *k, uint32_t obj)
 {
-	const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[obj]), 8);
+	const void *v = view(k, gh_obj_addr(&k->h->objs[obj]), 8);
 	if (v)
 		__builtin_prefetch(v);
 }
@@ -735,9 +763,11 @@ static void assign_values(struct typer *k, uint64_t p, gh_type_id id)
 		walk(k, a, id, 1);
 }
 
+/* gh_read_field, through rdn. */
 static bool rdf(struct typer *k, uint64_t base, const struct gh_field *f, uint64_t *v)
 {
-	return gh_read_field(k->p, base, f, v);
+	*v = 0;
+	return f->off >= 0 && f->size && f->size <= 8 && rdn(k, base + (uint64_t)f->off, f->size, v);
 }
 
 /* Bucket maps (Go ≤ 1.23, 1.24/1.25 noswissmap): hmap -> buckets, old
@@ -946,7 +976,7 @@ static void type_map_headers(struct typer *k)
 		/* The span's bytes at hand: its objects' fields are read
 		 * without a segment lookup each (rd). */
 		uint64_t len = (uint64_t)s->nelems * s->elemsize;
-		if ((k->vdata = gh_view(k->p->t, s->base, len))) {
+		if ((k->vdata = view(k, s->base, len))) {
 			k->vbase = s->base;
 			k->vend = s->base + len;
 		}
@@ -1374,11 +1404,11 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	if (!s)
 		return;
 	uint64_t size = gh_span_obj_size(k->h, s);
-	const uint8_t *view = gh_view(k->p->t, a, size);
-	if (view) {
+	const uint8_t *v = view(k, a, size);
+	if (v) {
 		k->vbase = a;
 		k->vend = a + size;
-		k->vdata = view;
+		k->vdata = v;
 	}
 	if (t->kind == GH_KIND_MAP) { /* a map header (hmap, maps.Map) */
 		if (t->map_swiss)
