@@ -974,7 +974,7 @@ static void type_map_headers(struct typer *k)
 		    (!header_size(size, L->hmap.size_of) && !header_size(size, L->swissMap.size_of)))
 			continue;
 		/* The span's bytes at hand: its objects' fields are read
-		 * without a segment lookup each (rd). */
+		 * without a segment lookup each (rd, rdf). */
 		uint64_t len = (uint64_t)s->nelems * s->elemsize;
 		if ((k->vdata = view(k, s->base, len))) {
 			k->vbase = s->base;
