@@ -107,12 +107,37 @@ static size_t page_round(uint64_t bytes) { return (size_t)((bytes + page_size() 
 
 /* Resizes a mapping of old bytes (none when p is NULL) to n, both whole
  * pages, keeping its contents; NULL if it cannot be had. */
+/* ThreadSanitizer follows mmap and munmap but not mremap: pages moved to
+ * an address would keep the shadow of what was mapped there before, and a
+ * thread writing them would be reported racing with one long gone from
+ * it.  Under it, pages are copied instead of moved. */
+#if defined(__SANITIZE_THREAD__)
+#define MOVE_PAGES 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MOVE_PAGES 0
+#endif
+#endif
+#ifndef MOVE_PAGES
+#define MOVE_PAGES 1
+#endif
+
 static void *map_resize(void *p, size_t old, size_t n)
 {
 	if (p && old == n)
 		return p;
-	void *q = p ? mremap(p, old, n, MREMAP_MAYMOVE) : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return q == MAP_FAILED ? NULL : q;
+	if (p && MOVE_PAGES) {
+		void *q = mremap(p, old, n, MREMAP_MAYMOVE);
+		return q == MAP_FAILED ? NULL : q;
+	}
+	void *q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		return NULL;
+	if (p) {
+		memcpy(q, p, old < n ? old : n);
+		munmap(p, old);
+	}
+	return q;
 }
 
 struct fill {
@@ -274,7 +299,7 @@ static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned
 	memmove(g->adj + head, m, f0->pos * sizeof(*g->adj));
 	if (move1) {
 		size_t map1 = page_round(f1->cap * 4);
-		if (mremap(f1->buf, len1, len1, MREMAP_MAYMOVE | MREMAP_FIXED, m + at1) != MAP_FAILED) {
+		if (MOVE_PAGES && mremap(f1->buf, len1, len1, MREMAP_MAYMOVE | MREMAP_FIXED, m + at1) != MAP_FAILED) {
 			if (map1 > len1) /* the rest of its mapping */
 				munmap((char *)f1->buf + len1, map1 - len1);
 		} else { /* copied after all */
