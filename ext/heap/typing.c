@@ -87,10 +87,6 @@ struct typer {
 	 * words are read without a segment lookup and a copy each. */
 	uint64_t vbase, vend;
 	const uint8_t *vdata;
-	/* The mapped segment of the last view (the walk goes in address
-	 * order, and the heap is one or a few segments). */
-	uint64_t seg_lo, seg_hi;
-	const uint8_t *seg_data;
 	uint8_t *closures; /* bit per object: closure context already walked */
 	/* HashTrieMap node types resolved to their entry/indirect types: a map
 	 * has thousands of nodes of one type, and a name lookup may scan DWARF. */
@@ -697,26 +693,11 @@ static void assign(struct typer *k, uint64_t p, gh_type_id id)
 		flush(k);
 }
 
-/* The target's bytes [a, a + len) where the core maps them; NULL if not
- * (gh_view, the last segment tried first). */
-static const uint8_t *view(struct typer *k, uint64_t a, uint64_t len)
-{
-	if (a < k->seg_lo || a >= k->seg_hi) {
-		const struct gh_segment *s = gh_segment_at(k->p->t, a);
-		if (!s || !s->data)
-			return NULL;
-		k->seg_lo = s->start;
-		k->seg_hi = s->end;
-		k->seg_data = s->data;
-	}
-	return k->seg_hi - a >= len ? k->seg_data + (a - k->seg_lo) : NULL;
-}
-
 /* Reads n (at most 8) bytes at a: from the bytes of the object at hand,
- * or of the last segment, or through the target. */
+ * or where the core maps them, or through the target. */
 static bool rdn(struct typer *k, uint64_t a, size_t n, uint64_t *v)
 {
-	const uint8_t *d = a >= k->vbase && a < k->vend && k->vend - a >= n ? k->vdata + (a - k->vbase) : view(k, a, n);
+	const uint8_t *d = a >= k->vbase && a < k->vend && k->vend - a >= n ? k->vdata + (a - k->vbase) : gh_view(k->p->t, a, n);
 	*v = 0;
 	if (d) {
 		memcpy(v, d, n);
@@ -737,7 +718,7 @@ static bool rd(struct typer *k, uint64_t a, uint64_t *v)
 #define LOOKAHEAD 8
 static void prefetch_object(struct typer *k, uint32_t obj)
 {
-	const void *v = view(k, gh_obj_addr(&k->h->objs[obj]), 8);
+	const void *v = gh_view(k->p->t, gh_obj_addr(&k->h->objs[obj]), 8);
 	if (v)
 		__builtin_prefetch(v);
 }
@@ -976,7 +957,7 @@ static void type_map_headers(struct typer *k)
 		/* The span's bytes at hand: its objects' fields are read
 		 * without a segment lookup each (rd, rdf). */
 		uint64_t len = (uint64_t)s->nelems * s->elemsize;
-		if ((k->vdata = view(k, s->base, len))) {
+		if ((k->vdata = gh_view(k->p->t, s->base, len))) {
 			k->vbase = s->base;
 			k->vend = s->base + len;
 		}
@@ -1404,11 +1385,11 @@ static void walk_object(struct typer *k, const struct gh_object *o)
 	if (!s)
 		return;
 	uint64_t size = gh_span_obj_size(k->h, s);
-	const uint8_t *v = view(k, a, size);
-	if (v) {
+	const uint8_t *view = gh_view(k->p->t, a, size);
+	if (view) {
 		k->vbase = a;
 		k->vend = a + size;
-		k->vdata = v;
+		k->vdata = view;
 	}
 	if (t->kind == GH_KIND_MAP) { /* a map header (hmap, maps.Map) */
 		if (t->map_swiss)
