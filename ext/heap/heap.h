@@ -118,6 +118,12 @@ static inline bool gh_span_covers(const struct gh_span *s, uint64_t addr)
 {
 	return addr >= s->base && addr - s->base < (uint64_t)s->nelems * s->elemsize;
 }
+/* The same when every slot of s holds an object, its place then being
+ * arithmetic; NULL otherwise (gh_span_find searches the span's objects). */
+static inline struct gh_object *gh_span_dense_find(const struct gh_heap *h, const struct gh_span *s, uint64_t addr)
+{
+	return s->nobjs && s->nobjs == s->nelems ? &h->objs[s->first + (addr - s->base) / s->elemsize] : NULL;
+}
 /* Object size and tininess from the span, for callers that have it. */
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);
 bool gh_span_is_tiny(const struct gh_heap *h, const struct gh_span *s);

@@ -220,11 +220,10 @@ const struct gh_object *gh_heap_find_in(const struct gh_heap *h, uint64_t addr, 
 
 const struct gh_object *gh_span_find(const struct gh_heap *h, const struct gh_span *s, uint64_t addr)
 {
-	if (!s->nobjs)
-		return NULL;
+	const struct gh_object *dense = gh_span_dense_find(h, s, addr);
+	if (dense || !s->nobjs)
+		return dense;
 	uint64_t i = (addr - s->base) / s->elemsize;
-	if (s->nobjs == s->nelems) /* every slot allocated: the object is first+i */
-		return &h->objs[s->first + i];
 	uint64_t want = s->base + i * s->elemsize + (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
 	/* Slot i is object first+i when every slot below it is allocated; each
 	 * free slot below it moves it down by one: search only that window. */

@@ -484,11 +484,8 @@ struct landing {
 static struct landing locate(struct typer *k, uint64_t p)
 {
 	struct landing l = { gh_heap_span_at(k->h, &k->aspan, p), NULL };
-	const struct gh_span *s = l.sp;
-	if (s && s->nobjs && s->nobjs == s->nelems) {
-		l.o = &k->h->objs[s->first + (p - s->base) / s->elemsize];
+	if (l.sp && (l.o = gh_span_dense_find(k->h, l.sp, p)))
 		__builtin_prefetch(l.o, 1);
-	}
 	return l;
 }
 
