@@ -105,8 +105,6 @@ static size_t page_size(void)
 }
 static size_t page_round(uint64_t bytes) { return (size_t)((bytes + page_size() - 1) & ~(uint64_t)(page_size() - 1)); }
 
-/* Resizes a mapping of old bytes (none when p is NULL) to n, both whole
- * pages, keeping its contents; NULL if it cannot be had. */
 /* ThreadSanitizer follows mmap and munmap but not mremap: pages moved to
  * an address would keep the shadow of what was mapped there before, and a
  * thread writing them would be reported racing with one long gone from
@@ -122,6 +120,8 @@ static size_t page_round(uint64_t bytes) { return (size_t)((bytes + page_size() 
 #define MOVE_PAGES 1
 #endif
 
+/* Resizes a mapping of old bytes (none when p is NULL) to n, both whole
+ * pages, keeping its contents; NULL if it cannot be had. */
 static void *map_resize(void *p, size_t old, size_t n)
 {
 	if (p && old == n)
