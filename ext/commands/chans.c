@@ -54,7 +54,7 @@ struct gh_error *gh_cmd_channels(struct gh_program *p, struct gh_goroutines *gs,
 		h = NULL;
 	}
 	for (uint32_t i = 0; h && i < h->nobjs && !err; i++) {
-		const struct gh_type *t = h->objs[i].type ? gh_type_get(T, h->objs[i].type) : NULL;
+		const struct gh_type *t = gh_obj_type(&h->objs[i]) ? gh_type_get(T, gh_obj_type(&h->objs[i])) : NULL;
 		if (t && t->kind == GH_KIND_CHAN && !gh_obj_is_tiny(h, &h->objs[i]))
 			err = push(&v, gh_obj_addr(&h->objs[i]));
 	}

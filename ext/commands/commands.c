@@ -156,7 +156,7 @@ const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p)
 
 void gh_cmd_type_name(struct gh_program *p, const struct gh_heap *h, const struct gh_object *o, char *buf, size_t n)
 {
-	const struct gh_type *t = o->type ? gh_type_get(p->cache[SLOT_TYPES].ptr, o->type) : NULL;
+	const struct gh_type *t = gh_obj_type(o) ? gh_type_get(p->cache[SLOT_TYPES].ptr, gh_obj_type(o)) : NULL;
 	uint64_t size = gh_obj_size(h, o);
 	if (!t) {
 		snprintf(buf, n, "<unknown %llu-byte object>", (unsigned long long)size);

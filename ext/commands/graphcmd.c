@@ -149,7 +149,7 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	if (!f.found)
 		return;
 	uint64_t base = gh_obj_addr(from), off = slot + f.off - base;
-	const struct gh_type *ft = T && from->type ? gh_type_get(T, from->type) : NULL;
+	const struct gh_type *ft = T && gh_obj_type(from) ? gh_type_get(T, gh_obj_type(from)) : NULL;
 	if (ft && (ft->kind == GH_KIND_MAP || ft->kind == GH_KIND_CHAN)) {
 		/* Map and channel headers: the runtime's own struct fields. */
 		const struct gh_layout *L = &p->L;
@@ -169,7 +169,7 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 		if (at && n > at)
 			memcpy(buf, "[0]", at);
 		if (n > at)
-			gh_field_path(p, T, base, from->type, off, buf + at, n - at);
+			gh_field_path(p, T, base, gh_obj_type(from), off, buf + at, n - at);
 	}
 	if (!buf[0])
 		snprintf(buf, n, "+%" PRIu64, off);

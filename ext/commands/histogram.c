@@ -75,7 +75,7 @@ struct gh_error *gh_cmd_histogram(struct gh_program *p, int argc, char **argv, s
 	uint64_t total_count = 0, total_bytes = 0;
 	for (uint32_t i = 0; i < h->nobjs; i++) {
 		const struct gh_object *ob = &h->objs[i];
-		if (ob->addr_flags & GH_OBJ_GARBAGE)
+		if (gh_obj_garbage(h, ob))
 			continue;
 		gh_cmd_type_name(p, h, ob, name, sizeof(name));
 		if (re_src && regexec(&re, name, 0, NULL, 0))

@@ -240,8 +240,8 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 	unsigned wbudget = MAX_ROW_WARNINGS;
 	for (uint32_t i = 0; !err && i < h->nobjs; i++) {
 		const struct gh_object *ob = &h->objs[i];
-		const struct gh_type *t = ob->type ? gh_type_get(T, ob->type) : NULL;
-		if (!t || t->kind != GH_KIND_MAP || (ob->addr_flags & GH_OBJ_GARBAGE) || gh_obj_is_tiny(h, ob))
+		const struct gh_type *t = gh_obj_type(ob) ? gh_type_get(T, gh_obj_type(ob)) : NULL;
+		if (!t || t->kind != GH_KIND_MAP || gh_obj_garbage(h, ob) || gh_obj_is_tiny(h, ob))
 			continue;
 		if (re_src && regexec(&re, t->name, 0, NULL, 0))
 			continue;
@@ -260,7 +260,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		r->addr = gh_obj_addr(ob);
 		r->obj = i;
 		r->t = t;
-		struct gh_error *e = gh_map_walk(p, h, T, r->addr, ob->type, NULL, NULL, &r->st);
+		struct gh_error *e = gh_map_walk(p, h, T, r->addr, gh_obj_type(ob), NULL, NULL, &r->st);
 		if (e) {
 			if (wbudget) {
 				gh_out_warn(o, "map 0x%" PRIx64 " (%s): %s", r->addr, t->name, e->msg);
@@ -275,7 +275,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		if (r->depth > 1) {
 			struct nest nn = { p, h, T, 0, 0, 0 };
 			struct gh_map_stats st;
-			e = gh_map_walk(p, h, T, r->addr, ob->type, inner, &nn, &st);
+			e = gh_map_walk(p, h, T, r->addr, gh_obj_type(ob), inner, &nn, &st);
 			gh_error_free(e);
 			r->inner_maps = nn.maps;
 			r->inner_bytes = nn.bytes;
@@ -430,7 +430,7 @@ static bool looks_like_syncmap(struct gh_program *p, struct gh_heap *h, struct g
 		return false;
 	/* read.m: a map header, typed as a map or not reached by typing */
 	const struct gh_object *o = m ? gh_heap_find(h, m) : NULL;
-	const struct gh_type *t = o && gh_obj_addr(o) == m ? gh_type_get(T, o->type) : NULL;
+	const struct gh_type *t = o && gh_obj_addr(o) == m ? gh_type_get(T, gh_obj_type(o)) : NULL;
 	return !m || (o && gh_obj_addr(o) == m && (!t || t->kind == GH_KIND_MAP));
 }
 
@@ -441,10 +441,10 @@ static enum what resolve(struct gh_program *p, struct gh_heap *h, struct gh_type
 			 gh_type_id *mt)
 {
 	const struct gh_object *o = gh_heap_find(h, addr);
-	const struct gh_type *t = o && o->type ? gh_type_get(T, o->type) : NULL;
+	const struct gh_type *t = o && gh_obj_type(o) ? gh_type_get(T, gh_obj_type(o)) : NULL;
 	if (t && t->kind == GH_KIND_MAP && gh_obj_addr(o) == addr) {
 		*hdr = addr;
-		*mt = o->type;
+		*mt = gh_obj_type(o);
 		return A_MAP;
 	}
 	if (t && t->kind == GH_KIND_STRUCT) { /* a field of a typed object */
@@ -468,10 +468,10 @@ static enum what resolve(struct gh_program *p, struct gh_heap *h, struct gh_type
 	/* A word holding a map pointer (a variable's address). */
 	uint64_t w;
 	const struct gh_object *to;
-	if (gh_read_u64(p->t, addr, &w) && w && (to = gh_heap_find(h, w)) && gh_obj_addr(to) == w && to->type &&
-	    gh_type_get(T, to->type)->kind == GH_KIND_MAP) {
+	if (gh_read_u64(p->t, addr, &w) && w && (to = gh_heap_find(h, w)) && gh_obj_addr(to) == w && gh_obj_type(to) &&
+	    gh_type_get(T, gh_obj_type(to))->kind == GH_KIND_MAP) {
 		*hdr = w;
-		*mt = to->type;
+		*mt = gh_obj_type(to);
 		return A_MAP;
 	}
 	return NOT_A_MAP;

@@ -163,9 +163,9 @@ struct gh_error *gh_cmd_object(struct gh_program *p, int argc, char **argv, stru
 		gh_put_u64(n, "slot_size", slot_size);
 		gh_put_addr(n, "span", s->base);
 		gh_put_u64(n, "size_class", s->sizeclass);
-		gh_put_str(n, "state", (ob->addr_flags & GH_OBJ_GARBAGE) ? "garbage (not yet swept)"
-				       : (ob->addr_flags & GH_OBJ_ALLOCATING) ? "being allocated" : "allocated");
-		const struct gh_type *t = T && ob->type ? gh_type_get(T, ob->type) : NULL;
+		gh_put_str(n, "state", gh_obj_garbage(h, ob) ? "garbage (not yet swept)"
+				       : gh_obj_allocating(h, ob) ? "being allocated" : "allocated");
+		const struct gh_type *t = T && gh_obj_type(ob) ? gh_type_get(T, gh_obj_type(ob)) : NULL;
 		if (t && !gh_obj_is_tiny(h, ob) && t->kind != GH_KIND_MAP && t->kind != GH_KIND_CHAN)
 			put_fields(p, h, T, n, gh_obj_addr(ob), t);
 	}

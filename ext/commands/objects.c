@@ -85,8 +85,8 @@ struct gh_error *gh_cmd_objects(struct gh_program *p, int argc, char **argv, str
 		gh_put_addr(row, "slot", slot);
 		gh_put_u64(row, "slot_size", slot_size);
 		gh_put_u64(row, "class", s->sizeclass);
-		gh_put_str(row, "flags", (ob->addr_flags & GH_OBJ_GARBAGE) ? "garbage"
-					 : (ob->addr_flags & GH_OBJ_ALLOCATING) ? "allocating" : "");
+		gh_put_str(row, "flags", gh_obj_garbage(h, ob) ? "garbage"
+					 : gh_obj_allocating(h, ob) ? "allocating" : "");
 		if (pointers) {
 			offs.n = 0;
 			if (gh_heap_pointers(h, ob, collect, &offs) && !offs.oom)

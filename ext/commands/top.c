@@ -71,8 +71,8 @@ static struct gh_error *top_types(struct gh_program *p, const struct gh_graph *g
 	uint8_t *entered = calloc(nv / 8 + 1, 1);
 	uint32_t maxtype = 0;
 	for (uint32_t i = 0; i < g->h->nobjs; i++)
-		if (g->h->objs[i].type > maxtype)
-			maxtype = g->h->objs[i].type;
+		if (gh_obj_type(&g->h->objs[i]) > maxtype)
+			maxtype = gh_obj_type(&g->h->objs[i]);
 	uint32_t *active = calloc((size_t)maxtype + 1, sizeof(*active));
 	struct agg *rows = calloc((size_t)maxtype + 2, sizeof(*rows));
 	struct gh_error *err = NULL;
@@ -101,7 +101,7 @@ static struct gh_error *top_types(struct gh_program *p, const struct gh_graph *g
 	stack[sp++] = 0;
 	while (sp) {
 		uint32_t v = stack[sp - 1];
-		uint32_t t = gh_vertex_is_obj(g, v) ? g->h->objs[gh_vertex_obj(g, v)].type : 0;
+		uint32_t t = gh_vertex_is_obj(g, v) ? gh_obj_type(&g->h->objs[gh_vertex_obj(g, v)]) : 0;
 		if ((entered[v / 8] >> (v % 8)) & 1) { /* leaving v */
 			sp--;
 			if (t)

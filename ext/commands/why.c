@@ -103,7 +103,7 @@ static struct gh_error *why_one(struct gh_program *p, struct gh_graph *g, uint64
 	gh_put_bytes(r, "size", gh_obj_size(h, ob));
 	gh_put_bytes(r, "retains", g->retained[target]);
 	if (!gh_reachable(g, target)) {
-		gh_put_str(r, "status", (ob->addr_flags & GH_OBJ_GARBAGE)
+		gh_put_str(r, "status", gh_obj_garbage(h, ob)
 						? "garbage: unmarked at the last GC, not yet swept"
 						: "unreachable: no root reaches it; it is garbage the next GC frees");
 		gh_put_list(r, "paths");

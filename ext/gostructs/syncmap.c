@@ -86,8 +86,8 @@ static gh_type_id dirty_type(struct gh_heap *h, struct gh_types *T, uint64_t hdr
 {
 	gh_type_id id = gh_type_by_name(T, "map[interface {}]*sync.entry");
 	const struct gh_object *o;
-	if (!id && h && hdr && (o = gh_heap_find(h, hdr)) && gh_obj_addr(o) == hdr && o->type)
-		id = o->type;
+	if (!id && h && hdr && (o = gh_heap_find(h, hdr)) && gh_obj_addr(o) == hdr && gh_obj_type(o))
+		id = gh_obj_type(o);
 	return id;
 }
 

@@ -108,7 +108,7 @@ static void pointer_text(const struct gh_value_ctx *c, struct sb *s, uint64_t v,
 	const struct gh_object *o = c->h ? gh_heap_find(c->h, v) : NULL;
 	if (!o)
 		return;
-	const struct gh_type *t = gh_type_get(c->T, o->type ? o->type : elem);
+	const struct gh_type *t = gh_type_get(c->T, gh_obj_type(o) ? gh_obj_type(o) : elem);
 	uint64_t off = v - gh_obj_addr(o);
 	if (off)
 		put(s, " -> +%" PRIu64 " in %s", off, t ? t->name : "object");

@@ -2,9 +2,10 @@
  * with each object's pointer words.
  *
  * Storage is sized for big heaps: spans and objects live in sorted arrays
- * with 32-bit ids.  An object is 12 bytes: its address with flags in the top
- * byte, and its type; its span is found again by binary search (both arrays
- * are sorted by address), so it is not stored.  Address -> object is a
+ * with 32-bit ids.  An object is 8 bytes: its address and its type in one
+ * word (struct gh_object); the rare flags (garbage, mid-allocation) are bit
+ * sets beside the table; its span is found again by binary search (both
+ * arrays are sorted by address), so it is not stored.  Address -> object is a
  * binary search over spans, then arithmetic inside the span.  Pointer words are computed on
  * demand from the span's own pointer metadata, never stored.
  *
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "../runtime/program.h"
+#include "../runtime/types.h"
 #include "../util/error.h"
 
 /* How a span records which words of its objects are pointers. */
@@ -45,15 +47,18 @@ struct gh_span {
 	bool noscan, unswept, inline_marks, user_arena;
 };
 
-/* Object flags, kept in the top byte of gh_object.addr_flags. */
-#define GH_OBJ_GARBAGE    (1ull << 56) /* unmarked in an unswept span: dead, not yet freed */
-#define GH_OBJ_ALLOCATING (1ull << 57) /* mid-allocation when the core was taken: no trusted pointer map */
-#define GH_OBJ_ADDR_MASK  ((1ull << 56) - 1)
+/* An object: its start (after a malloc header), 8-aligned and below 2^48,
+ * kept divided by 8 in the low GH_OBJ_ADDR_BITS bits, and its gh_type_id (0
+ * until typed) above them.  One word, so that a 10M-object heap's table is
+ * 80 MB; read and written through the gh_obj_* functions below, atomically,
+ * because typing sets types on one thread while another reads addresses. */
+#define GH_OBJ_ADDR_BITS 45
+#define GH_OBJ_ADDR_LIMIT (1ull << (GH_OBJ_ADDR_BITS + 3))
+_Static_assert(GH_OBJ_ADDR_BITS + GH_TYPE_ID_BITS <= 64, "an object record is one word");
 
 struct gh_object {
-	uint64_t addr_flags; /* object start (after a malloc header) | flags */
-	uint32_t type;       /* gh_type_id, 0 until typed */
-} __attribute__((packed, aligned(4)));
+	uint64_t w;
+};
 
 struct gh_heap_stats {
 	uint64_t arenas, spans, objects, bytes, slot_bytes;
@@ -69,6 +74,9 @@ struct gh_heap {
 	uint32_t nspans;
 	struct gh_object *objs; /* sorted by address */
 	uint32_t nobjs;
+	/* Bit per object: unmarked in an unswept span (dead, not yet freed);
+	 * mid-allocation when the core was taken (no trusted pointer map). */
+	uint64_t *garbage, *allocating;
 	bool alloc_headers;    /* 1.22+ layout (no arena bitmap) */
 	uint64_t header_size;  /* malloc header bytes (8) */
 	uint64_t header_min;   /* objects larger than this get a header */
@@ -98,7 +106,36 @@ struct gh_heap {
 struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out);
 void gh_heap_free(struct gh_heap *h);
 
-static inline uint64_t gh_obj_addr(const struct gh_object *o) { return o->addr_flags & GH_OBJ_ADDR_MASK; }
+static inline uint64_t gh_obj_addr(const struct gh_object *o)
+{
+	return (__atomic_load_n(&o->w, __ATOMIC_RELAXED) & ((1ull << GH_OBJ_ADDR_BITS) - 1)) << 3;
+}
+static inline gh_type_id gh_obj_type(const struct gh_object *o)
+{
+	return (gh_type_id)(__atomic_load_n(&o->w, __ATOMIC_RELAXED) >> GH_OBJ_ADDR_BITS);
+}
+/* Typing's alone, one thread at a time (id below 2^GH_TYPE_ID_BITS). */
+static inline void gh_obj_set_type(struct gh_object *o, gh_type_id id)
+{
+	uint64_t w = __atomic_load_n(&o->w, __ATOMIC_RELAXED);
+	__atomic_store_n(&o->w, (w & ((1ull << GH_OBJ_ADDR_BITS) - 1)) | (uint64_t)id << GH_OBJ_ADDR_BITS,
+			 __ATOMIC_RELAXED);
+}
+static inline bool gh_obj_flag(const struct gh_heap *h, const uint64_t *bits, const struct gh_object *o)
+{
+	size_t i = (size_t)(o - h->objs);
+	return bits && bits[i / 64] >> (i % 64) & 1;
+}
+/* Unmarked in an unswept span: dead, not yet freed. */
+static inline bool gh_obj_garbage(const struct gh_heap *h, const struct gh_object *o)
+{
+	return gh_obj_flag(h, h->garbage, o);
+}
+/* Mid-allocation when the core was taken: no trusted pointer map. */
+static inline bool gh_obj_allocating(const struct gh_heap *h, const struct gh_object *o)
+{
+	return gh_obj_flag(h, h->allocating, o);
+}
 /* Tiny-allocator blocks: 16-byte noscan slots that may hold several small values. */
 bool gh_obj_is_tiny(const struct gh_heap *h, const struct gh_object *o);
 /* The span holding an object. */

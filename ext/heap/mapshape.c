@@ -190,7 +190,7 @@ static bool target_ok(struct trial *tr, uint64_t v, gh_type_id id, unsigned dept
 	const struct gh_object *o = gh_heap_find_in(ms->h, v, &s);
 	if (!o)
 		return !s && readable(ms, v); /* a free slot of an in-use span: no */
-	if (o->addr_flags & GH_OBJ_GARBAGE)
+	if (gh_obj_garbage(ms->h, o))
 		return false;
 	if (!t || !t->size)
 		return true;
@@ -412,7 +412,7 @@ static bool array_ok(struct trial *tr, uint64_t arr, uint64_t n, const struct gh
 static const struct gh_object *array_at(struct gh_map_shapes *ms, uint64_t a, uint64_t n, uint64_t size)
 {
 	const struct gh_object *o = a ? gh_heap_find(ms->h, a) : NULL;
-	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE))
+	if (!o || gh_obj_addr(o) != a || gh_obj_garbage(ms->h, o))
 		return NULL;
 	return gh_map_array_holds(gh_obj_size(ms->h, o), n, size) ? o : NULL;
 }
@@ -425,7 +425,7 @@ static bool header_ok(struct trial *tr, uint64_t hdr, const struct gh_type *mt, 
 	const struct gh_type *bt = ty(ms, mt->map_bucket);
 	const struct gh_object *o = gh_heap_find(ms->h, hdr);
 	uint64_t count, arr, n, size, bsize, ptrdata;
-	if (!bt || !o || gh_obj_addr(o) != hdr || (o->addr_flags & GH_OBJ_GARBAGE) ||
+	if (!bt || !o || gh_obj_addr(o) != hdr || gh_obj_garbage(ms->h, o) ||
 	    !(mt->map_swiss ? mt->map_groupsize : mt->map_bucketsize))
 		return false;
 	if (mt->map_swiss) {

@@ -139,17 +139,6 @@ static const struct gh_type *ty(struct typer *k, gh_type_id id)
 	return gh_type_get(k->T, id);
 }
 
-static uint32_t type_of(const struct gh_object *o)
-{
-	return __atomic_load_n(&o->type, __ATOMIC_RELAXED);
-}
-
-/* Sets an object's type; the pending bit set next publishes it. */
-static void set_type(struct gh_object *o, gh_type_id id)
-{
-	__atomic_store_n(&o->type, id, __ATOMIC_RELAXED);
-}
-
 /* Publishes the pending bits gathered for one word of the bit set (the
  * applier works in address order, so a word's objects come together). */
 static void push_flush(struct typer *k)
@@ -398,11 +387,11 @@ static void push_value_locked(struct typer *k, uint64_t p, gh_type_id id)
  * objects).  Only one thread applies at a time: it keeps the totals. */
 static void retype(struct typer *k, struct gh_object *o, uint64_t size, const struct gh_type *t, gh_type_id id)
 {
-	if (!o->type) {
+	if (!gh_obj_type(o)) {
 		k->st->typed_objects++;
 		k->st->typed_bytes += size;
 	}
-	set_type(o, id);
+	gh_obj_set_type(o, id); /* the pending bit set next publishes it */
 	if (t->ptrdata)
 		push(k, (uint32_t)(o - k->h->objs));
 }
@@ -417,8 +406,9 @@ static void apply_in(struct typer *k, uint64_t p, gh_type_id id, const struct gh
 		return;
 	if (!o)
 		o = (struct gh_object *)gh_span_find(k->h, sp, p);
-	if (!o || (o->addr_flags & GH_OBJ_GARBAGE))
+	if (!o || gh_obj_garbage(k->h, o))
 		return;
+	gh_type_id cur_id = gh_obj_type(o);
 	uint64_t osize = gh_span_obj_size(k->h, sp);
 	bool tiny = gh_span_is_tiny(k->h, sp);
 	if (t->size > osize)
@@ -429,24 +419,24 @@ static void apply_in(struct typer *k, uint64_t p, gh_type_id id, const struct gh
 		 * Small pointer-free values share tiny-allocator blocks: such a
 		 * pointer types the block. */
 		if (tiny && !t->ptrdata && p + t->size <= gh_obj_addr(o) + 16 &&
-		    (!o->type || (o->type != id && tiny_preferred(t, ty(k, o->type))))) {
+		    (!cur_id || (cur_id != id && tiny_preferred(t, ty(k, cur_id))))) {
 			retype(k, o, osize, t, id);
 		} else if (t->ptrdata && p + t->size <= gh_obj_addr(o) + osize) {
 			push_value(k, p, id);
 		}
 		return;
 	}
-	if (o->type && o->type != id && header_of(ty(k, o->type), t)) {
+	if (cur_id && cur_id != id && header_of(ty(k, cur_id), t)) {
 		/* The runtime's own header struct (from a runtime local such as
 		 * chanrecv's c *hchan) and the user's channel or map type name
 		 * the same object: keep the more telling one, walk it again. */
 		retype(k, o, osize, t, id);
 		return;
 	}
-	if (o->type == id)
+	if (cur_id == id)
 		return;
-	if (o->type) {
-		const struct gh_type *cur = ty(k, o->type);
+	if (cur_id) {
+		const struct gh_type *cur = ty(k, cur_id);
 		if (strcmp(cur->name, t->name) && !tiny && !header_of(t, cur) && !compatible(k, cur, t) &&
 		    !compatible(k, t, cur)) {
 			if (k->st->conflicts++ < 5)
@@ -735,7 +725,7 @@ static void assign_values(struct typer *k, uint64_t p, gh_type_id id)
 		return;
 	}
 	const struct gh_object *o = p ? gh_heap_find(k->h, p) : NULL;
-	if (!o || (o->addr_flags & GH_OBJ_GARBAGE) || seen_value_locked(k, p, id))
+	if (!o || gh_obj_garbage(k->h, o) || seen_value_locked(k, p, id))
 		return;
 	for (uint64_t a = p, end = gh_obj_addr(o) + gh_obj_size(k->h, o); a + 8 <= end; a += 8)
 		walk(k, a, id, 1);
@@ -830,7 +820,7 @@ static void swiss_map(struct typer *k, uint64_t m, const struct gh_type *t)
 static const struct gh_object *object_at(struct typer *k, uint64_t a, uint64_t *size)
 {
 	const struct gh_object *o = a ? gh_heap_find(k->h, a) : NULL;
-	if (!o || gh_obj_addr(o) != a || (o->addr_flags & GH_OBJ_GARBAGE))
+	if (!o || gh_obj_addr(o) != a || gh_obj_garbage(k->h, o))
 		return NULL;
 	*size = gh_obj_size(k->h, o);
 	return o;
@@ -843,7 +833,7 @@ static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t n
 					 gh_type_id *id)
 {
 	const struct gh_object *o = object_at(k, a, size);
-	if (o && !o->type) {
+	if (o && !gh_obj_type(o)) {
 		if (!k->shapes && !(k->shapes = gh_map_shapes_new(k->h, k->T)))
 			return NULL;
 		const struct gh_type *mt = ty(k, *id = gh_map_shape_of(k->shapes, o, n, swiss, &k->st->ambiguous_map_shapes));
@@ -851,12 +841,12 @@ static const struct gh_type *buckets_map(struct typer *k, uint64_t a, uint64_t n
 			k->shaped = true;
 		return mt;
 	}
-	const struct gh_type *bt = o ? ty(k, o->type) : NULL;
+	const struct gh_type *bt = o ? ty(k, gh_obj_type(o)) : NULL;
 	if (!bt || bt->kind != GH_KIND_STRUCT)
 		return NULL;
-	*id = gh_type_map_of_bucket(k->T, o->type);
+	*id = gh_type_map_of_bucket(k->T, gh_obj_type(o));
 	const struct gh_type *mt = ty(k, *id);
-	return mt && mt->map_bucket == o->type ? mt : NULL;
+	return mt && mt->map_bucket == gh_obj_type(o) ? mt : NULL;
 }
 
 static void ptr_word(void *arg, uint64_t off, uint64_t value)
@@ -960,7 +950,7 @@ static void type_map_headers(struct typer *k)
 		}
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
 			struct gh_object *o = &k->h->objs[i];
-			if (o->addr_flags & (GH_OBJ_GARBAGE | GH_OBJ_ALLOCATING))
+			if (gh_obj_garbage(k->h, o) || gh_obj_allocating(k->h, o))
 				continue;
 			k->shaped = false;
 			gh_type_id id = bucket_header(k, o, size);
@@ -968,12 +958,12 @@ static void type_map_headers(struct typer *k)
 				id = swiss_header(k, o, size);
 			if (!id)
 				continue;
-			bool untyped = !o->type;
+			bool untyped = !gh_obj_type(o);
 			apply(k, gh_obj_addr(o), id); /* now, not batched: its result is read next */
 			push_flush(k);
-			if (untyped && o->type == id && k->shaped)
+			if (untyped && gh_obj_type(o) == id && k->shaped)
 				k->st->from_map_shapes++;
-			else if (untyped && o->type == id)
+			else if (untyped && gh_obj_type(o) == id)
 				k->st->from_map_buckets++;
 		}
 		k->vbase = k->vend = 0;
@@ -1373,7 +1363,7 @@ static void walk(struct typer *k, uint64_t a, gh_type_id id, int depth)
  * type (a slice's backing array, make([]T, n) with a header type T). */
 static void walk_object(struct typer *k, const struct gh_object *o)
 {
-	gh_type_id id = type_of(o);
+	gh_type_id id = gh_obj_type(o);
 	const struct gh_type *t = ty(k, id);
 	if (!t || !t->ptrdata || !t->size)
 		return;
@@ -1621,7 +1611,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
 			struct gh_object *o = &h->objs[i];
 			uint64_t desc = 0;
-			if (o->type || (o->addr_flags & GH_OBJ_ALLOCATING))
+			if (gh_obj_type(o) || gh_obj_allocating(h, o))
 				continue;
 			if (s->ptrmode == GH_PTR_HEADER)
 				gh_read_u64(h->p->t, gh_obj_addr(o) - h->header_size, &desc);
@@ -1643,7 +1633,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 				assign_values(&k, gh_obj_addr(o), id);
 				continue;
 			}
-			o->type = id;
+			gh_obj_set_type(o, id);
 			st->from_headers++;
 			st->typed_objects++;
 			st->typed_bytes += gh_span_obj_size(h, s);
@@ -1655,7 +1645,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 		const struct gh_span *s = &h->spans[si];
 		if (s->ptrmode == GH_PTR_HEADER || s->ptrmode == GH_PTR_LARGE_TYPE)
 			for (uint32_t i = s->first; i < s->first + s->nobjs; i++)
-				if (h->objs[i].type)
+				if (gh_obj_type(&h->objs[i]))
 					walk_object(&k, &h->objs[i]);
 	}
 	struct globals_ctx g = { .k = &k };

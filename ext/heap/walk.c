@@ -50,6 +50,8 @@ void gh_heap_free(struct gh_heap *h)
 	free(h->arena_dense);
 	free(h->spans);
 	free(h->objs);
+	free(h->garbage);
+	free(h->allocating);
 	free(h->warnings);
 	free(h);
 }
@@ -142,8 +144,8 @@ static bool read_span(struct walk *w, uint64_t ms, uint64_t pa, uint64_t ha, uin
 		return false;
 	if (!s->npages || s->npages > w->arena_bytes / w->page * 64 || !s->elemsize || nelems == 0 ||
 	    s->elemsize > span_bytes || nelems > span_bytes / s->elemsize || s->limit < s->base ||
-	    s->limit > s->base + span_bytes)
-		goto bad;
+	    s->limit > s->base + span_bytes || s->elemsize % 8 || s->base + span_bytes > GH_OBJ_ADDR_LIMIT)
+		goto bad; /* (objects are 8-aligned below 2^48: struct gh_object) */
 	s->nelems = (uint32_t)nelems;
 	uint32_t sg = (uint32_t)fld(buf, n, &L->mspan.sweepgen), h = (uint32_t)w->sweepgen;
 	s->unswept = sg == h - 2 || sg == h - 1 || sg == h + 1;
@@ -270,6 +272,23 @@ static struct gh_error *walk_arenas(struct walk *w)
 	return NULL;
 }
 
+/* An object's flag bit; the parts fill neighbouring objects at once, so a
+ * word of bits may be shared between threads. */
+static void set_flag(uint64_t *bits, uint64_t i)
+{
+	__atomic_fetch_or(&bits[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
+}
+
+/* n flag bits from object from down to object to (to < from), as the
+ * objects move when a span had fewer objects than counted. */
+static void move_flags(uint64_t *bits, uint64_t to, uint64_t from, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t b = bits[(from + i) / 64] >> ((from + i) % 64) & 1;
+		bits[(to + i) / 64] = (bits[(to + i) / 64] & ~(1ull << ((to + i) % 64))) | b << ((to + i) % 64);
+	}
+}
+
 /* Bitmap of allocBits (or gcmarkBits) for a span: nelems bits. */
 static bool read_bits(struct gh_target *t, uint64_t ms, const struct gh_field *f, uint32_t nelems, uint8_t *out)
 {
@@ -341,16 +360,14 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
 		if (objs && n == cap)
 			break;
 		if (objs) {
-			struct gh_object *o = &objs[n];
-			o->addr_flags = s->base + i * s->elemsize + hdr;
-			o->type = 0;
+			objs[n].w = (s->base + i * s->elemsize + hdr) >> 3;
 			if (use_marks && !bit(mark, i))
-				o->addr_flags |= GH_OBJ_GARBAGE;
+				set_flag(w->h->garbage, s->first + n);
 			/* The runtime's own test (mspan.isFree) trusts allocBits from
 			 * freeIndexForScan on: only slots it would call free yet lie
 			 * below freeindex are caught mid-allocation. */
 			if (i >= fifs && i < freeindex && !bit(alloc, i))
-				o->addr_flags |= GH_OBJ_ALLOCATING;
+				set_flag(w->h->allocating, s->first + n);
 		}
 		n++;
 	}
@@ -399,12 +416,12 @@ static void *fill_part(void *arg)
 			st->slot_bytes += s->sizeclass ? s->elemsize : s->npages * p->w->page;
 			st->by_class_objects[s->sizeclass]++;
 			st->by_class_bytes[s->sizeclass] += s->sizeclass ? s->elemsize : sz;
-			if (o->addr_flags & GH_OBJ_GARBAGE) {
+			if (gh_obj_garbage(h, o)) {
 				st->garbage_objects++;
 				st->garbage_bytes += sz;
 				s->garbage++;
 			}
-			if (o->addr_flags & GH_OBJ_ALLOCATING)
+			if (gh_obj_allocating(h, o))
 				st->allocating_objects++;
 			if (!s->sizeclass) {
 				st->large_objects++;
@@ -462,6 +479,11 @@ static struct gh_error *enumerate(struct walk *w)
 	if (!h->objs)
 		return gh_errorf(GH_ERR_NOMEM, "cannot allocate %llu object records", (unsigned long long)total);
 	gh_advise_huge(h->objs, total * sizeof(*h->objs));
+	/* The flags' bit sets: zero pages until an object sets one. */
+	h->garbage = calloc(total / 64 + 1, sizeof(uint64_t));
+	h->allocating = calloc(total / 64 + 1, sizeof(uint64_t));
+	if (!h->garbage || !h->allocating)
+		return gh_errorf(GH_ERR_NOMEM, "cannot allocate the flags of %llu objects", (unsigned long long)total);
 	/* Parts of about equal object counts for filling, now known. */
 	for (unsigned i = 1, si = 0; i < n; i++) {
 		while (si < h->nspans && h->spans[si].first < total * i / n)
@@ -480,8 +502,11 @@ static struct gh_error *enumerate(struct walk *w)
 		at = 0;
 		for (uint32_t i = 0; i < h->nspans; i++) {
 			struct gh_span *s = &h->spans[i];
-			if (s->first != at)
+			if (s->first != at) {
 				memmove(h->objs + at, h->objs + s->first, s->nobjs * sizeof(*h->objs));
+				move_flags(h->garbage, at, s->first, s->nobjs);
+				move_flags(h->allocating, at, s->first, s->nobjs);
+			}
 			s->first = at;
 			at += s->nobjs;
 		}

@@ -17,7 +17,7 @@
 #include "types.h"
 
 /* Limits against corrupt descriptors: no Go program comes close. */
-#define MAX_TYPES (1u << 20)
+#define MAX_TYPES ((1u << GH_TYPE_ID_BITS) - 1) /* ids 1..MAX_TYPES */
 #define MAX_FIELDS (1u << 16)      /* fields of one struct */
 #define MAX_NAME (1u << 16)        /* bytes of a type or field name */
 #define MAX_SIZE (1ull << 48)      /* bytes of a value: beyond any address space */
@@ -200,7 +200,7 @@ static struct gh_error *type_new(struct gh_types *T, uint64_t addr, gh_type_id *
 		return &gh_error_nomem;
 	/* The chunk table is made at its full size once, never moved: typing
 	 * reads types on one thread while it interns on another (gh_type_get). */
-	if (!T->chunks && !(T->chunks = calloc(T->nchunks = MAX_TYPES / CHUNK, sizeof(*T->chunks))))
+	if (!T->chunks && !(T->chunks = calloc(T->nchunks = (MAX_TYPES + CHUNK - 1) / CHUNK, sizeof(*T->chunks))))
 		return &gh_error_nomem;
 	size_t c = T->count >> CHUNK_BITS;
 	if (!T->chunks[c] && !(T->chunks[c] = malloc(CHUNK * sizeof(struct gh_type))))

@@ -22,6 +22,9 @@ enum gh_kind {
 };
 
 typedef uint32_t gh_type_id; /* 0: no type */
+/* Type ids are below 2^GH_TYPE_ID_BITS: a heap object's record keeps its
+ * type id in that many bits. */
+#define GH_TYPE_ID_BITS 19
 
 /* reflect's name of a kind: "struct", "ptr", "unsafe.Pointer", ... */
 const char *gh_kind_name(enum gh_kind k);
