@@ -63,6 +63,7 @@ CASES = {
     # field: (value to write, what the span record then claims)
     "npages-huge": ("mspan.npages", 0xFFFFFFFF),
     "elemsize-zero": ("mspan.elemsize", 0),
+    "elemsize-unaligned": ("mspan.elemsize", 12),  # objects are 8-aligned
     "nelems-huge": ("mspan.nelems", 0xFFFF),
     "limit-before-base": ("mspan.limit", 0x1000),
     "allocbits-garbage": ("mspan.allocBits", 0x0000DEAD0000BEEF),
