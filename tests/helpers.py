@@ -75,6 +75,16 @@ def first_json(text):
     return json.JSONDecoder().raw_decode(text[i:])[0]
 
 
+def all_json(text):
+    """Every top-level JSON object in text, in order (one GDB session's several commands)."""
+    out, i, dec = [], 0, json.JSONDecoder()
+    while (i := text.find("{\n", i)) >= 0:
+        obj, end = dec.raw_decode(text[i:])
+        out.append(obj)
+        i += end
+    return out
+
+
 def elf_loads(path):
     """[(vaddr, memsz, filesz, flags)] of an ELF file's PT_LOAD headers, parsed independently of goheap."""
     with open(path, "rb") as f:

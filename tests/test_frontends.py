@@ -22,6 +22,20 @@ def test_gdb_info_equals_cli(case, paths):
     assert first_json(out) == cli
 
 
+def test_gdb_session_roots_then_dominators(case, paths):
+    """One GDB session keeps one graph: what the roots retain, computed first without the dominator
+    tree and again after a command that builds it, is what the CLI prints either way."""
+    if case["name"] != "go1.23-amd64":
+        pytest.skip("one fixture is enough: the path does not depend on the Go version")
+    cli_roots = run_json(target_args(case, paths) + ["roots", "-n", "0"])
+    cli_top = run_json(target_args(case, paths) + ["top", "--by", "object", "-n", "5"])
+    out = helpers.gdb_batch(case["goarch"], paths["exe"], paths["core"], commands=[
+        "source %s" % GOHEAP_PY, "goheap --json roots -n 0", "goheap --json top --by object -n 5",
+        "goheap --json roots -n 0"])
+    docs = helpers.all_json(out)
+    assert docs == [cli_roots, cli_top, cli_roots], out[-3000:]
+
+
 def test_gdb_help_and_errors(tmp_path):
     out = helpers.gdb_batch("amd64", None, commands=[
         "source %s" % GOHEAP_PY, "help goheap", "help goheap info", "goheap info", "goheap nosuchcommand"])

@@ -31,64 +31,66 @@ static void *dominators_thread(void *arg)
 	return NULL;
 }
 
-/* The graph with its dominators, built once and cached; with typed, the
- * heap typed too.  Neither depends on the other once the graph is built,
- * and the dominators run on one CPU (each step needs the last): with a
- * second one, typing runs beside them, on one thread fewer. */
-static struct gh_error *graph(struct gh_program *p, bool typed, struct gh_graph **out)
+/* The graph, built once and cached, with the dominators or with the
+ * roots' retained sizes alone (gh_graph_root_retained: what a command
+ * naming only roots needs), each computed once; with typed, the heap typed
+ * too.  Typing and the dominators do not depend on each other once the
+ * graph is built, and the dominators run on one CPU (each step needs the
+ * last): with a second one, typing runs beside them, on one thread fewer. */
+static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators, struct gh_graph **out)
 {
 	struct gh_heap *h;
-	if (p->cache[SLOT_TYPING].ptr || p->cache[SLOT_GRAPH].ptr) {
-		if (typed)
-			GH_TRY(gh_cmd_heap(p, &h));
-		typed = false;
-	}
 	if (!p->cache[SLOT_GRAPH].ptr) {
+		struct gh_graph *g;
 		GH_TRY(heap_untyped(p, &h));
-		struct dominators_job j = { 0 };
-		GH_TRY(gh_graph_build(h, &j.g));
-		pthread_t th;
-		bool beside = typed && gh_threads() > 1;
-		if (beside) {
-			gh_threads_reserve(1);
-			if (!(beside = gh_thread_start(&th, dominators_thread, &j)))
-				gh_threads_reserve(-1);
-		}
-		struct gh_error *err = typed ? gh_cmd_heap(p, &h) : NULL;
-		if (beside) {
-			pthread_join(th, NULL);
-			gh_threads_reserve(-1);
-		} else {
-			dominators_thread(&j);
-		}
-		if (err || j.err) {
-			gh_graph_free(j.g);
-			if (err && j.err)
-				gh_error_free(j.err);
-			return err ? err : j.err;
-		}
-		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ j.g, graph_free };
+		GH_TRY(gh_graph_build(h, &g));
+		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ g, graph_free };
 	}
-	*out = p->cache[SLOT_GRAPH].ptr;
+	struct gh_graph *g = p->cache[SLOT_GRAPH].ptr;
+	struct dominators_job j = { g, NULL };
+	bool need = dominators && !g->idom;
+	pthread_t th;
+	bool beside = need && typed && !p->cache[SLOT_TYPING].ptr && gh_threads() > 1;
+	if (beside) {
+		gh_threads_reserve(1);
+		if (!(beside = gh_thread_start(&th, dominators_thread, &j)))
+			gh_threads_reserve(-1);
+	}
+	struct gh_error *err = typed ? gh_cmd_heap(p, &h) : NULL;
+	if (beside) {
+		pthread_join(th, NULL);
+		gh_threads_reserve(-1);
+	} else if (need) {
+		dominators_thread(&j);
+	}
+	if (err || j.err) {
+		if (err && j.err)
+			gh_error_free(j.err);
+		return err ? err : j.err;
+	}
+	if (!dominators)
+		GH_TRY(gh_graph_root_retained(g));
+	*out = g;
 	return NULL;
 }
 
 struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
 {
-	return graph(p, true, out);
+	return graph(p, true, true, out);
 }
 
-/* The graph, its roots and dominators do not depend on types: analyses
- * that print none (top --by root, roots) skip typing the heap. */
-struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **out)
+/* The graph, its roots and what they retain do not depend on types:
+ * analyses that print only roots (top --by root, roots, goroutines) skip
+ * typing the heap, and the dominator tree. */
+struct gh_error *gh_cmd_graph_roots(struct gh_program *p, struct gh_graph **out)
 {
-	return graph(p, false, out);
+	return graph(p, false, false, out);
 }
 
 struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out)
 {
 	struct gh_graph *g;
-	GH_TRY(gh_cmd_graph_untyped(p, &g)); /* sizes only: no types needed */
+	GH_TRY(gh_cmd_graph_roots(p, &g)); /* roots' sizes only */
 	if (g->stack_warning)
 		return gh_errorf(GH_ERR_MISSING, "goroutine stacks are not roots: %s", g->stack_warning);
 	memset(out, 0, gs->n * sizeof(*out));

@@ -41,8 +41,9 @@ const struct gh_typing_stats *gh_cmd_typing(struct gh_program *p);
 struct gh_graph;
 /* The object graph with dominators and retained sizes, built on first use. */
 struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out);
-/* The same without typing the heap first, for output that names no type. */
-struct gh_error *gh_cmd_graph_untyped(struct gh_program *p, struct gh_graph **out);
+/* The object graph with reachability and the retained sizes of the roots
+ * only (no dominator tree, no types), for output that names only roots. */
+struct gh_error *gh_cmd_graph_roots(struct gh_program *p, struct gh_graph **out);
 /* A vertex for display: "main.cache (global)", "main.Payload @0xc000012340". */
 void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n);
 /* The label of edge u -> v: field path, index or map key in u ("" if none found). */

@@ -171,11 +171,12 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 		return gh_errorf(GH_ERR_USAGE, "--by takes object, type, root, goroutine or package");
 	bool goroutines = !strcmp(by, "goroutine");
 	struct gh_graph *g;
-	/* Rows of roots are named by their roots: no types needed. */
+	/* Rows of roots are named by their roots and need only what each root
+	 * retains: no types, no dominator tree. */
 	if (!strcmp(by, "object") || !strcmp(by, "type"))
 		GH_TRY(gh_cmd_graph(p, &g));
 	else
-		GH_TRY(gh_cmd_graph_untyped(p, &g));
+		GH_TRY(gh_cmd_graph_roots(p, &g));
 	struct agg *rows = NULL;
 	size_t nrows = 0;
 	char name[600];

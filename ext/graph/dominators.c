@@ -168,6 +168,12 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 {
 	if (g->idom)
 		return NULL;
+	/* What gh_graph_root_retained left, if it ran: made again, whole. */
+	free(g->reach);
+	free(g->retained);
+	g->reach = NULL;
+	g->retained = NULL;
+	g->reachable_objects = g->reachable_bytes = 0;
 	struct snca t = { 0 };
 	struct gh_rows back = { 0 };
 	size_t nv = g->nv, ni = 1; /* vertices with edges, and the super-root */

@@ -46,7 +46,9 @@ struct gh_graph {
 	uint64_t nedges;
 	/* From gh_graph_dominators: which vertices the super-root reaches
 	 * (a bit each), the immediate dominator of each vertex (0 for the
-	 * super-root and unreachable vertices) and retained bytes. */
+	 * super-root and unreachable vertices) and retained bytes.  From
+	 * gh_graph_root_retained alone: reach, and retained for vertices
+	 * 0..nroots only (idom NULL). */
 	uint8_t *reach;
 	uint64_t reachable_objects, reachable_bytes;
 	uint32_t *idom;
@@ -77,6 +79,10 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
 /* Computes reachability, idom and retained sizes (Semi-NCA, iterative). */
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
+/* Computes reachability and the retained sizes of the super-root and the
+ * roots, the same as the dominators give them, from one labelling pass
+ * (owners.c); nothing when retained sizes are there already. */
+struct gh_error *gh_graph_root_retained(struct gh_graph *g);
 /* Memory the vertex occupies: an object's slot or pages (0 for roots). */
 uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v);
 

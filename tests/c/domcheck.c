@@ -9,8 +9,11 @@
  *
  *   domcheck GRAPH N SEED      prints "checked K, mismatches M" and the first
  *                              mismatches; exit 0 iff M == 0 and K == min(N, reachable objects)
+ *   domcheck GRAPH --roots     the same for every root vertex, then a line
+ *                              "root V FREED" for each: what removing it frees
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +56,9 @@ static uint64_t reachable_bytes(uint32_t cut, uint8_t *seen, uint32_t *queue)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: domcheck GRAPH N SEED\n");
+	bool roots = argc == 3 && !strcmp(argv[2], "--roots");
+	if (argc != 4 && !roots) {
+		fprintf(stderr, "usage: domcheck GRAPH N SEED | domcheck GRAPH --roots\n");
 		return 2;
 	}
 	FILE *f = fopen(argv[1], "r");
@@ -62,8 +66,9 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 2;
 	}
-	long want = atol(argv[2]);
-	rng ^= (uint64_t)atoll(argv[3]) * 0x9E3779B97F4A7C15ull;
+	long want = roots ? 0 : atol(argv[2]);
+	if (!roots)
+		rng ^= (uint64_t)atoll(argv[3]) * 0x9E3779B97F4A7C15ull;
 	char line[256];
 	size_t ecap = 1 << 20, ne = 0;
 	uint32_t *eu = malloc(ecap * 4), *ev = malloc(ecap * 4);
@@ -113,6 +118,17 @@ int main(int argc, char **argv)
 		if (reach[v])
 			cands[nc++] = v;
 	long checked = 0, bad = 0;
+	for (uint32_t v = 1; roots && v <= nroots; v++) {
+		uint64_t freed = all - reachable_bytes(v, seen, queue);
+		checked++;
+		if (freed != retained[v]) {
+			if (bad < 5)
+				printf("root vertex %" PRIu32 ": goheap retains %" PRIu64 ", removing it frees %" PRIu64 "\n", v,
+				       retained[v], freed);
+			bad++;
+		}
+		printf("root %" PRIu32 " %" PRIu64 "\n", v, freed);
+	}
 	for (long i = 0; i < want && nc; i++) {
 		uint32_t k = (uint32_t)(next_rand() % nc), v = cands[k];
 		cands[k] = cands[--nc]; /* sample without replacement */
