@@ -21,7 +21,55 @@ static int by_retained(const void *a, const void *b)
 	const struct agg *x = a, *y = b;
 	if (x->retained != y->retained)
 		return x->retained < y->retained ? 1 : -1;
-	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+	return c ? c : (x->v > y->v) - (x->v < y->v);
+}
+
+/* Whether row a ranks below row b (by_retained, unnamed rows). */
+static bool ranks_below(const struct agg *a, const struct agg *b)
+{
+	return a->retained < b->retained || (a->retained == b->retained && a->v > b->v);
+}
+
+/* The n objects that retain the most, in a heap whose root is the least
+ * of them: one pass over the vertices, memory for n rows, not a row per
+ * object sorted whole. */
+static struct gh_error *top_objects(const struct gh_graph *g, uint64_t n, struct agg **out, size_t *nout)
+{
+	size_t cap = n < g->h->nobjs ? (size_t)n : g->h->nobjs, k = 0;
+	struct agg *rows = calloc(cap + 1, sizeof(*rows));
+	if (!rows)
+		return &gh_error_nomem;
+	for (uint32_t v = 1 + g->nroots; v < g->nv && cap; v++) {
+		if (!gh_reachable(g, v))
+			continue;
+		struct agg a = { .retained = g->retained[v], .v = v };
+		size_t i;
+		if (k < cap) { /* sift up */
+			for (i = k++; i && ranks_below(&a, &rows[(i - 1) / 2]); i = (i - 1) / 2)
+				rows[i] = rows[(i - 1) / 2];
+		} else if (ranks_below(&rows[0], &a)) { /* replace the least, sift down */
+			for (i = 0; 2 * i + 1 < k;) {
+				size_t c = 2 * i + 1;
+				if (c + 1 < k && ranks_below(&rows[c + 1], &rows[c]))
+					c++;
+				if (!ranks_below(&rows[c], &a))
+					break;
+				rows[i] = rows[c];
+				i = c;
+			}
+		} else {
+			continue;
+		}
+		rows[i] = a;
+	}
+	for (size_t i = 0; i < k; i++) {
+		rows[i].shallow = gh_vertex_size(g, rows[i].v);
+		rows[i].count = 1;
+	}
+	*out = rows;
+	*nout = k;
+	return NULL;
 }
 
 static int by_name(const void *a, const void *b)
@@ -182,6 +230,8 @@ struct gh_error *gh_cmd_top(struct gh_program *p, int argc, char **argv, struct 
 	char name[600];
 	if (!strcmp(by, "type")) {
 		GH_TRY(top_types(p, g, &rows, &nrows));
+	} else if (!strcmp(by, "object") && n) {
+		GH_TRY(top_objects(g, n, &rows, &nrows));
 	} else {
 		bool objs = !strcmp(by, "object");
 		rows = calloc(objs ? g->h->nobjs + 1 : g->nroots + 1, sizeof(*rows));
