@@ -109,9 +109,10 @@ def test_threads_change_nothing(case, paths):
     """With a second thread, the heap's spans are enumerated in parts, typing sorts and applies
     proposals on one thread while it walks objects on the other, the graph passes split the objects,
     the dominators' reversed edges and the holders' edges are gathered and laid out in parts, typing
-    runs beside the dominators (top --by object, maps), and the untyped dominators' search hands its
-    kept edges to another thread (top --by root): every object, its type, every retained size and
-    every map's owner and holders must be what one thread alone computes (GOHEAP_THREADS=1).
+    runs beside the dominators (top --by object, maps), the dominators' search hands its kept edges
+    to another thread, and the roots' labelling runs on both threads sharing work (top --by root,
+    roots): every object, its type, every retained size and every map's owner and holders must be
+    what one thread alone computes (GOHEAP_THREADS=1).
     GOHEAP_THREADS=2 forces the threaded paths even on one CPU."""
     args = target_args(case, paths)
 
@@ -122,7 +123,8 @@ def test_threads_change_nothing(case, paths):
         typing = run_json(args + ["stats"], env=env)["typing"]
         maps = run_json(args + ["maps"], timeout=600, env=env)["table"]
         by_root = run_json(args + ["top", "--by", "root", "-n", "50"], timeout=600, env=env)
-        return {o["address"]: o["type"] for o in objs}, top, typing, maps, by_root
+        roots = run_json(args + ["roots", "-n", "0"], timeout=600, env=env)
+        return {o["address"]: o["type"] for o in objs}, top, typing, maps, (by_root, roots)
 
     one, two = results("1"), results("2")
     diff = [(a, t, two[0].get(a)) for a, t in one[0].items() if two[0].get(a) != t]

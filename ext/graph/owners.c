@@ -14,13 +14,19 @@
  * 65535 roots: the labels of a 10M-object heap then fit in the cache, and
  * reading one per edge is what the pass waits on.
  *
- * The work list is a ring of RING vertices in front of an overflow stack:
- * a vertex's row offset is fetched when it enters the ring, its row and
- * then its targets' labels while the vertices ahead of it are scanned
- * (most rows are short: a look ahead inside the row would miss them). */
+ * Each thread (one per CPU) has a work list: a ring of RING vertices in
+ * front of an overflow stack, so that a vertex's row offset is fetched when
+ * it enters the ring, its row and then its targets' labels while the
+ * vertices ahead of it are scanned (most rows are short: a look ahead
+ * inside the row would miss them).  Labels rise by compare-and-swap, and
+ * the thread that raises a label scans the vertex; a thread out of work
+ * takes from a shared pool, which holds the roots at first and then what a
+ * busy thread moves there from its overflow when another is waiting. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/threads.h"
 #include "../util/vec.h"
 #include "graph.h"
 
@@ -29,32 +35,69 @@
 #define ROWS_AHEAD 96    /* ring entries: how far ahead rows are fetched */
 #define LABELS_AHEAD 48  /* and the labels of their first LABELS_ROW targets */
 #define LABELS_ROW 8
+#define SHARE 1024       /* vertices moved to or from the pool at once */
 
 GH_VEC(u32vec, uint32_t)
 
-struct work {
+/* n more slots at the end of v (NULL when out of memory). */
+static uint32_t *append(struct u32vec *v, size_t n)
+{
+	if (v->len + n > v->cap) {
+		size_t cap = v->cap ? v->cap : 16;
+		while (cap < v->len + n)
+			cap *= 2;
+		uint32_t *d = realloc(v->data, cap * sizeof(*d));
+		if (!d)
+			return NULL;
+		v->data = d;
+		v->cap = cap;
+	}
+	v->len += n;
+	return v->data + v->len - n;
+}
+
+/* What the threads share. */
+struct pool {
 	const struct gh_graph *g;
 	void *label;        /* 2 or 4 bytes a vertex (width) */
 	uint64_t *edges;    /* bit per vertex: it has edges (one without is not scanned) */
 	unsigned width;
 	uint32_t several;   /* the label of a vertex several roots reach */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;  /* work in the pool, or nobody working */
+	struct u32vec v;    /* vertices to scan; under mu */
+	unsigned working;   /* threads not waiting; under mu */
+	unsigned waiting;   /* threads waiting for work: read without mu as a hint */
+	bool nomem;         /* under mu */
+};
+
+/* One thread's work list. */
+struct work {
+	struct pool *pl;
+	const struct gh_graph *g;
+	const void *label;
 	uint32_t ring[RING];
 	uint32_t head, len;
 	struct u32vec over; /* when the ring is full */
+	bool nomem;
 };
 
 /* Label access for a width the callers pass as a constant: each loop below
  * is compiled once per width. */
 static inline __attribute__((always_inline)) uint32_t get(const void *l, unsigned width, uint32_t v)
 {
-	return width == 2 ? ((const uint16_t *)l)[v] : ((const uint32_t *)l)[v];
+	return width == 2 ? __atomic_load_n(&((const uint16_t *)l)[v], __ATOMIC_RELAXED)
+			  : __atomic_load_n(&((const uint32_t *)l)[v], __ATOMIC_RELAXED);
 }
-static inline __attribute__((always_inline)) void set(void *l, unsigned width, uint32_t v, uint32_t x)
+/* Raises v's label from was to x; false if another thread changed it first. */
+static inline __attribute__((always_inline)) bool raise(void *l, unsigned width, uint32_t v, uint32_t was, uint32_t x)
 {
-	if (width == 2)
-		((uint16_t *)l)[v] = (uint16_t)x;
-	else
-		((uint32_t *)l)[v] = x;
+	if (width == 2) {
+		uint16_t w16 = (uint16_t)was;
+		return __atomic_compare_exchange_n(&((uint16_t *)l)[v], &w16, (uint16_t)x, false, __ATOMIC_RELAXED,
+						   __ATOMIC_RELAXED);
+	}
+	return __atomic_compare_exchange_n(&((uint32_t *)l)[v], &was, x, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
 static bool put(struct work *k, uint32_t v)
@@ -95,51 +138,129 @@ static inline __attribute__((always_inline)) bool take(struct work *k, unsigned 
 	return true;
 }
 
-/* Labels every vertex the roots reach; false when out of memory. */
-static inline __attribute__((always_inline)) bool label_all(struct work *k, unsigned width)
+/* With work to spare and a thread waiting: SHARE vertices to the pool. */
+static void share(struct work *k)
 {
-	const struct gh_graph *g = k->g;
-	void *label = k->label;
-	set(label, width, 0, k->several);
-	for (uint32_t r = 1; r <= g->nroots; r++) {
-		set(label, width, r, r);
-		if (!put(k, r))
-			return false;
+	struct pool *pl = k->pl;
+	pthread_mutex_lock(&pl->mu);
+	uint32_t *d = append(&pl->v, SHARE);
+	if (d) {
+		k->over.len -= SHARE;
+		memcpy(d, k->over.data + k->over.len, SHARE * sizeof(*d));
+		pthread_cond_broadcast(&pl->cv);
 	}
-	uint32_t v;
-	while (take(k, width, &v)) {
-		uint32_t lv = get(label, width, v), end = g->off[v + 1];
-		for (uint32_t e = g->off[v]; e < end; e++) {
-			if (e + ROW_AHEAD < end && e + ROW_AHEAD >= g->off[v] + LABELS_ROW)
-				__builtin_prefetch((const char *)label + (size_t)g->adj[e + ROW_AHEAD] * width);
-			uint32_t w = g->adj[e], lw = get(label, width, w);
-			if (lw == lv || lw == k->several)
-				continue;
-			set(label, width, w, lw ? k->several : lv);
-			if ((k->edges[w / 64] >> (w % 64) & 1) && !put(k, w))
-				return false;
-		}
-	}
-	return true;
+	pthread_mutex_unlock(&pl->mu);
 }
 
-static bool label_2(struct work *k) { return label_all(k, 2); }
-static bool label_4(struct work *k) { return label_all(k, 4); }
+/* Refills an empty work list from the pool, waiting while another thread
+ * works and may share; false when all the work is done. */
+static bool refill(struct work *k)
+{
+	struct pool *pl = k->pl;
+	pthread_mutex_lock(&pl->mu);
+	pl->nomem |= k->nomem;
+	pl->working--;
+	while (!pl->v.len && pl->working && !pl->nomem) {
+		__atomic_add_fetch(&pl->waiting, 1, __ATOMIC_RELAXED);
+		pthread_cond_wait(&pl->cv, &pl->mu);
+		__atomic_sub_fetch(&pl->waiting, 1, __ATOMIC_RELAXED);
+	}
+	bool more = pl->v.len && !pl->nomem;
+	if (more) {
+		pl->working++;
+		size_t n = pl->v.len < SHARE ? pl->v.len : SHARE;
+		pl->v.len -= n;
+		for (size_t i = 0; i < n && !k->nomem; i++)
+			k->nomem = !put(k, pl->v.data[pl->v.len + i]);
+		pl->nomem |= k->nomem;
+	} else {
+		pthread_cond_broadcast(&pl->cv); /* nobody works: the waiters are done too */
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return more;
+}
+
+/* One thread's labelling, until no thread has work. */
+static inline __attribute__((always_inline)) void label_all(struct work *k, unsigned width)
+{
+	const struct gh_graph *g = k->g;
+	struct pool *pl = k->pl;
+	void *label = pl->label;
+	uint32_t several = pl->several, v;
+	do {
+		while (!k->nomem && take(k, width, &v)) {
+			uint32_t lv = get(label, width, v), end = g->off[v + 1];
+			for (uint32_t e = g->off[v]; e < end; e++) {
+				if (e + ROW_AHEAD < end && e + ROW_AHEAD >= g->off[v] + LABELS_ROW)
+					__builtin_prefetch((const char *)label + (size_t)g->adj[e + ROW_AHEAD] * width);
+				uint32_t w = g->adj[e], lw = get(label, width, w);
+				while (lw != lv && lw != several && !raise(label, width, w, lw, lw ? several : lv))
+					lw = get(label, width, w);
+				if (lw == lv || lw == several || !(pl->edges[w / 64] >> (w % 64) & 1))
+					continue;
+				if (!put(k, w)) {
+					k->nomem = true;
+					break;
+				}
+			}
+			if (k->over.len >= 2 * SHARE && __atomic_load_n(&pl->waiting, __ATOMIC_RELAXED))
+				share(k);
+		}
+	} while (refill(k));
+}
+
+static void *label_2(void *arg)
+{
+	label_all(arg, 2);
+	return NULL;
+}
+static void *label_4(void *arg)
+{
+	label_all(arg, 4);
+	return NULL;
+}
 
 struct gh_error *gh_graph_root_retained(struct gh_graph *g)
 {
 	if (g->retained)
 		return NULL; /* by the dominators, or already */
-	struct work k = { .g = g, .width = g->nroots < UINT16_MAX ? 2 : 4 };
-	k.several = k.width == 2 ? UINT16_MAX : UINT32_MAX;
-	k.label = calloc(g->nv, k.width);
-	k.edges = calloc(g->nv / 64 + 1, sizeof(uint64_t));
-	for (uint32_t v = 0; k.edges && v < g->nv; v++)
-		k.edges[v / 64] |= (uint64_t)(g->off[v] != g->off[v + 1]) << (v % 64);
+	struct pool pl = { .g = g, .width = g->nroots < UINT16_MAX ? 2 : 4 };
+	struct work ks[GH_MAX_PARTS];
+	unsigned n = gh_parts(g->nv >= (1u << 12));
+	memset(ks, 0, sizeof(ks));
+	pl.several = pl.width == 2 ? UINT16_MAX : UINT32_MAX;
+	pl.label = calloc(g->nv, pl.width);
+	pl.edges = calloc(g->nv / 64 + 1, sizeof(uint64_t));
 	uint64_t *ret = calloc((size_t)g->nroots + 1, sizeof(*ret));
 	uint8_t *reach = calloc(g->nv / 8 + 1, 1);
 	struct gh_error *err = &gh_error_nomem;
-	if (!k.label || !k.edges || !ret || !reach || !(k.width == 2 ? label_2(&k) : label_4(&k)))
+	if (!pl.label || !pl.edges || !ret || !reach || !append(&pl.v, g->nroots))
+		goto out;
+	for (uint32_t v = 0; v < g->nv; v++)
+		pl.edges[v / 64] |= (uint64_t)(g->off[v] != g->off[v + 1]) << (v % 64);
+	/* The roots label themselves and wait in the pool. */
+	if (pl.width == 2)
+		((uint16_t *)pl.label)[0] = (uint16_t)pl.several;
+	else
+		((uint32_t *)pl.label)[0] = pl.several;
+	for (uint32_t r = 1; r <= g->nroots; r++) {
+		if (pl.width == 2)
+			((uint16_t *)pl.label)[r] = (uint16_t)r;
+		else
+			((uint32_t *)pl.label)[r] = r;
+		pl.v.data[r - 1] = r;
+	}
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.cv, NULL);
+	pl.working = n;
+	for (unsigned i = 0; i < n; i++)
+		ks[i] = (struct work){ .pl = &pl, .g = g, .label = pl.label };
+	gh_run_parts(ks, sizeof(ks[0]), n, pl.width == 2 ? label_2 : label_4);
+	pthread_cond_destroy(&pl.cv);
+	pthread_mutex_destroy(&pl.mu);
+	for (unsigned i = 0; i < n; i++)
+		free(ks[i].over.data);
+	if (pl.nomem)
 		goto out;
 	/* Sizes, span by span (no lookup per object). */
 	g->reachable_objects = g->reachable_bytes = 0;
@@ -149,13 +270,13 @@ struct gh_error *gh_graph_root_retained(struct gh_graph *g)
 	for (uint32_t si = 0; si < h->nspans; si++) {
 		const struct gh_span *s = &h->spans[si];
 		for (uint32_t i = s->first; i < s->first + s->nobjs; i++) {
-			uint32_t u = gh_obj_vertex(g, i), l = k.width == 2 ? get(k.label, 2, u) : get(k.label, 4, u);
+			uint32_t u = gh_obj_vertex(g, i), l = pl.width == 2 ? get(pl.label, 2, u) : get(pl.label, 4, u);
 			if (!l)
 				continue;
 			reach[u / 8] |= (uint8_t)(1u << (u % 8));
 			g->reachable_objects++;
 			g->reachable_bytes += s->elemsize; /* gh_vertex_size */
-			if (l != k.several)
+			if (l != pl.several)
 				ret[l] += s->elemsize;
 		}
 	}
@@ -166,10 +287,10 @@ struct gh_error *gh_graph_root_retained(struct gh_graph *g)
 	ret = NULL;
 	err = NULL;
 out:
-	free(k.label);
-	free(k.edges);
+	free(pl.label);
+	free(pl.edges);
+	free(pl.v.data);
 	free(ret);
 	free(reach);
-	free(k.over.data);
 	return err;
 }
