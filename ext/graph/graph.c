@@ -25,6 +25,7 @@
 #include "graph_internal.h"
 
 #define POS_BITS 20 /* a batch covers 2^20 edge slots */
+#define BATCH (1u << 16) /* and holds up to 2^16 pointers: only those no page resolves */
 #define NO_EDGE UINT32_MAX
 
 const char *gh_root_kind_name(enum gh_root_kind k)
@@ -250,6 +251,8 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 		return;
 	}
 	f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
+	if (f->n == BATCH)
+		flush(f);
 }
 
 static void free_pages(struct pages *p)
@@ -307,8 +310,8 @@ static void *fill_part(void *arg)
 	struct fill *f = &p->f;
 	struct gh_graph *g = f->g;
 	struct gh_heap *h = g->h;
-	f->batch = malloc(sizeof(*f->batch) << POS_BITS);
-	f->scratch = malloc(sizeof(*f->scratch) << POS_BITS);
+	f->batch = malloc(sizeof(*f->batch) * BATCH);
+	f->scratch = malloc(sizeof(*f->scratch) * BATCH);
 	f->direct = !f->batch || !f->scratch;
 	/* Span by span: the span is at hand, not looked up per object. */
 	const struct gh_span *s = p->lo < p->hi ? gh_obj_span(h, &h->objs[p->lo]) : NULL;
