@@ -54,6 +54,21 @@ static uint64_t reachable_bytes(uint32_t cut, uint8_t *seen, uint32_t *queue)
 	return bytes;
 }
 
+/* Removes v: what that frees (of all reachable bytes), checked against
+ * goheap's retained size for v. */
+static uint64_t check(uint32_t v, uint64_t all, uint8_t *seen, uint32_t *queue, long *checked, long *bad)
+{
+	uint64_t freed = all - reachable_bytes(v, seen, queue);
+	++*checked;
+	if (freed != retained[v]) {
+		if (*bad < 5)
+			printf("vertex %" PRIu32 "%s: goheap retains %" PRIu64 ", removing it frees %" PRIu64 "\n", v,
+			       v <= nroots ? " (a root)" : "", retained[v], freed);
+		++*bad;
+	}
+	return freed;
+}
+
 int main(int argc, char **argv)
 {
 	bool roots = argc == 3 && !strcmp(argv[2], "--roots");
@@ -118,28 +133,12 @@ int main(int argc, char **argv)
 		if (reach[v])
 			cands[nc++] = v;
 	long checked = 0, bad = 0;
-	for (uint32_t v = 1; roots && v <= nroots; v++) {
-		uint64_t freed = all - reachable_bytes(v, seen, queue);
-		checked++;
-		if (freed != retained[v]) {
-			if (bad < 5)
-				printf("root vertex %" PRIu32 ": goheap retains %" PRIu64 ", removing it frees %" PRIu64 "\n", v,
-				       retained[v], freed);
-			bad++;
-		}
-		printf("root %" PRIu32 " %" PRIu64 "\n", v, freed);
-	}
+	for (uint32_t v = 1; roots && v <= nroots; v++)
+		printf("root %" PRIu32 " %" PRIu64 "\n", v, check(v, all, seen, queue, &checked, &bad));
 	for (long i = 0; i < want && nc; i++) {
 		uint32_t k = (uint32_t)(next_rand() % nc), v = cands[k];
 		cands[k] = cands[--nc]; /* sample without replacement */
-		uint64_t freed = all - reachable_bytes(v, seen, queue);
-		checked++;
-		if (freed != retained[v]) {
-			if (bad < 5)
-				printf("vertex %" PRIu32 ": goheap retains %" PRIu64 ", removing it frees %" PRIu64 "\n", v,
-				       retained[v], freed);
-			bad++;
-		}
+		check(v, all, seen, queue, &checked, &bad);
 	}
 	printf("checked %ld, mismatches %ld\n", checked, bad);
 	return bad == 0 ? 0 : 1;
