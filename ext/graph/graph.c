@@ -9,8 +9,8 @@
  * containing it (interior pointers included); words that point at no live
  * object are squeezed out.  A pointer into a span whose slots are all
  * objects (nearly all of them, after a collection) resolves by arithmetic
- * from a table of 16 bytes per heap page (struct page), small enough to
- * stay in the cache; resolving the others in walk order would miss the
+ * from a table of 16 bytes per heap page (pages.c), small enough to stay
+ * in the cache; resolving the others in walk order would miss the
  * cache on every one, so they are resolved in batches sorted by target
  * address.  Edge buffers are mappings of their own: the first
  * part's becomes the edge table, and the second part's pages are moved
@@ -144,25 +144,9 @@ static void *map_resize(void *p, size_t old, size_t n)
 	return q;
 }
 
-/* A heap page, for resolving pointers into it without the span table. */
-enum { PAGE_NONE, PAGE_DIRECT, PAGE_SEARCH };
-struct page {
-	uint32_t first;    /* the span's first object */
-	uint32_t elemsize; /* its slot size */
-	uint32_t nelems;   /* its slots, each an object */
-	uint16_t pgoff;    /* this page's place in the span */
-	uint8_t kind;      /* PAGE_NONE: no span; PAGE_SEARCH: resolve through the span */
-};
-
-/* The pages of the heap's dense arena range (gh_heap_page_span), by arena. */
-struct pages {
-	struct page **arena;
-	uint64_t n;
-};
-
 struct fill {
 	struct gh_graph *g;
-	const struct pages *pages;
+	const struct gh_pages *pages;
 	uint32_t v;
 	uint32_t *buf;  /* this part's edge targets, its vertices' rows end to end */
 	uint64_t cap;   /* entries; the mapping is page_round(cap * 4) bytes */
@@ -202,29 +186,15 @@ static void flush(struct fill *f)
 	f->base = f->pos;
 }
 
-/* The page entry for addr, NULL outside the dense arena range; *in: addr's
- * offset in its page. */
-static const struct page *page_of(const struct fill *f, uint64_t addr, uint64_t *in)
-{
-	static const struct page none = { .kind = PAGE_NONE };
-	const struct gh_heap *h = f->g->h;
-	uint64_t rel = addr - h->arena_base_offset, n = (rel >> h->arena_shift) - h->dense_lo;
-	*in = rel & (h->page_size - 1);
-	if (n >= f->pages->n)
-		return NULL;
-	const struct page *a = f->pages->arena[n];
-	return a ? &a[(rel & (h->arena_bytes - 1)) >> h->page_shift] : &none;
-}
-
 static void edge(void *arg, uint64_t off, uint64_t value)
 {
 	(void)off;
 	struct fill *f = arg;
 	if (!value || f->nomem)
 		return;
-	uint64_t in = 0;
-	const struct page *pg = f->pages ? page_of(f, value, &in) : NULL;
-	if (pg ? pg->kind == PAGE_NONE : gh_heap_page_span(f->g->h, value) == UINT32_MAX)
+	uint32_t obj = 0;
+	int how = f->pages ? gh_pages_resolve(f->g->h, f->pages, value, &obj) : GH_RESOLVE_SEARCH;
+	if (how == GH_RESOLVE_NONE || (how == GH_RESOLVE_SEARCH && gh_heap_page_span(f->g->h, value) == UINT32_MAX))
 		return;
 	if (!f->direct && f->pos - f->base == 1u << POS_BITS) /* a batch's positions span 2^POS_BITS slots */
 		flush(f);
@@ -240,10 +210,8 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 	}
 	f->g->off[f->v + 1]++;
 	uint64_t pos = f->pos++;
-	if (pg && pg->kind == PAGE_DIRECT) {
-		in += (uint64_t)pg->pgoff << f->g->h->page_shift; /* below 2^16 pages: a 32-bit division */
-		uint32_t i = (uint32_t)in / pg->elemsize;
-		f->buf[pos] = i < pg->nelems ? gh_obj_vertex(f->g, pg->first + i) : NO_EDGE;
+	if (how != GH_RESOLVE_SEARCH) {
+		f->buf[pos] = how == GH_RESOLVE_OBJECT ? gh_obj_vertex(f->g, obj) : NO_EDGE;
 		return;
 	}
 	if (f->direct) {
@@ -253,48 +221,6 @@ static void edge(void *arg, uint64_t off, uint64_t value)
 	f->batch[f->n++] = (value - f->lo) >> 3 << POS_BITS | (pos - f->base);
 	if (f->n == BATCH)
 		flush(f);
-}
-
-static void free_pages(struct pages *p)
-{
-	for (uint64_t i = 0; p->arena && i < p->n; i++)
-		free(p->arena[i]);
-	free(p->arena);
-	memset(p, 0, sizeof(*p));
-}
-
-/* The page table for the dense arena range; false (none: every pointer
- * takes the span table) when it cannot be had. */
-static bool make_pages(const struct gh_heap *h, struct pages *p)
-{
-	uint64_t per = h->arena_bytes >> h->page_shift;
-	if (!h->arena_dense || !h->ndense || !per || !(p->arena = calloc(h->ndense, sizeof(*p->arena))))
-		return false;
-	p->n = h->ndense;
-	for (uint64_t a = 0; a < h->ndense; a++) {
-		const uint32_t *ps = h->arena_dense[a];
-		if (!ps)
-			continue;
-		if (!(p->arena[a] = calloc(per, sizeof(struct page)))) {
-			free_pages(p);
-			return false;
-		}
-		uint64_t base = ((h->dense_lo + a) << h->arena_shift) + h->arena_base_offset;
-		for (uint64_t i = 0; i < per; i++) {
-			struct page *pg = &p->arena[a][i];
-			if (ps[i] == UINT32_MAX)
-				continue; /* PAGE_NONE */
-			const struct gh_span *s = &h->spans[ps[i]];
-			uint64_t pgoff = (base + (i << h->page_shift) - s->base) >> h->page_shift;
-			pg->kind = PAGE_SEARCH;
-			if (s->nobjs && s->nobjs == s->nelems && s->elemsize <= UINT32_MAX && pgoff <= UINT16_MAX &&
-			    s->npages <= UINT16_MAX) {
-				*pg = (struct page){ .first = s->first, .elemsize = (uint32_t)s->elemsize,
-						     .nelems = s->nelems, .pgoff = (uint16_t)pgoff, .kind = PAGE_DIRECT };
-			}
-		}
-	}
-	return true;
 }
 
 /* The pass over objects runs in parts, one per thread, each over a range of
@@ -452,8 +378,8 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	unsigned n = nparts(h);
 	struct part parts[GH_MAX_PARTS];
 	memset(parts, 0, sizeof(parts));
-	struct pages pages = { 0 };
-	bool have_pages = make_pages(h, &pages);
+	struct gh_pages pages = { 0 };
+	bool have_pages = gh_pages_make(h, &pages);
 	uint64_t scan = 0, at = 0;
 	for (uint32_t si = 0; si < h->nspans; si++)
 		if (!h->spans[si].noscan)
@@ -477,7 +403,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	gh_run_parts(parts, sizeof(parts[0]), n, fill_part);
 	if (n > 1)
 		gh_heap_masks_thaw(h);
-	free_pages(&pages);
+	gh_pages_free(&pages);
 	for (unsigned i = 0; i < n; i++) {
 		g->unresolved_pointers += parts[i].f.unresolved;
 		if (parts[i].f.nomem && !err)
