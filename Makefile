@@ -68,8 +68,11 @@ $(BUILD)/_goheap.so: $(CORE_OBJS) $(BUILD)/frontend/gdbmod.o
 $(BUILD)/%.py: ext/frontend/%.py
 	cp $< $@
 
-# ASan+UBSan build of the CLI, used by test-asan.
-ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# ASan+UBSan build of the CLI, used by test-asan.  Locals left uninitialized
+# read as a fixed pattern there, not as whatever the stack held: a field a
+# code path forgets to set then changes the answer in every run, where the
+# tests see it.
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -ftrivial-auto-var-init=pattern
 ASAN_OBJS := $(CORE_SRCS:ext/%.c=$(BUILD)/asan/%.o)
 $(BUILD)/asan/goheap: $(ASAN_OBJS) $(BUILD)/asan/frontend/cli.o
 	@echo "  LD      $@"

@@ -125,6 +125,10 @@ static bool read_span(struct walk *w, uint64_t ms, uint64_t pa, uint64_t ha, uin
 	const struct gh_layout *L = w->L;
 	uint8_t buf[4096];
 	size_t n = (size_t)L->mspan.size_of;
+	/* Every field from here: the caller's record is on its stack, and a
+	 * field this version's layout has no source for (inline_marks before
+	 * Go 1.25) must read as none, not as what the stack held. */
+	memset(s, 0, sizeof(*s));
 	if (!gh_read(w->p->t, ms, buf, n))
 		goto bad;
 	if (fld(buf, n, &L->mspan.state) != (uint64_t)L->c.mSpanInUse.v)
