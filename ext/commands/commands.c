@@ -34,19 +34,27 @@ static void *dominators_thread(void *arg)
 /* The graph, built once and cached, with the dominators or with the
  * roots' retained sizes alone (gh_graph_root_retained: what a command
  * naming only roots needs), each computed once; with typed, the heap typed
- * too.  Typing and the dominators do not depend on each other once the
- * graph is built, and the dominators run on one CPU (each step needs the
- * last): with a second one, typing runs beside them, on one thread fewer. */
-static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators, struct gh_graph **out)
+ * too.  The roots' sizes alone need no edges between objects: the graph is
+ * then partial (the roots' rows), and replaced by the whole graph when a
+ * later command needs edges.  Typing and the dominators do not depend on
+ * each other once the graph is built, and the dominators run on one CPU
+ * (each step needs the last): with a second one, typing runs beside them,
+ * on one thread fewer. */
+static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators, bool edges, struct gh_graph **out)
 {
 	struct gh_heap *h;
-	if (!p->cache[SLOT_GRAPH].ptr) {
-		struct gh_graph *g;
+	struct gh_graph *g = p->cache[SLOT_GRAPH].ptr;
+	edges |= dominators;
+	if (g && g->partial && edges) {
+		gh_graph_free(g);
+		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ NULL, NULL };
+		g = NULL;
+	}
+	if (!g) {
 		GH_TRY(heap_untyped(p, &h));
-		GH_TRY(gh_graph_build(h, &g));
+		GH_TRY(edges ? gh_graph_build(h, &g) : gh_graph_build_roots(h, &g));
 		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ g, graph_free };
 	}
-	struct gh_graph *g = p->cache[SLOT_GRAPH].ptr;
 	struct dominators_job j = { g, NULL };
 	bool need = dominators && !g->idom;
 	pthread_t th;
@@ -76,15 +84,21 @@ static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators,
 
 struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out)
 {
-	return graph(p, true, true, out);
+	return graph(p, true, true, true, out);
 }
 
 /* The graph, its roots and what they retain do not depend on types:
  * analyses that print only roots (top --by root, roots, goroutines) skip
- * typing the heap, and the dominator tree. */
+ * typing the heap, the dominator tree and the objects' edges. */
 struct gh_error *gh_cmd_graph_roots(struct gh_program *p, struct gh_graph **out)
 {
-	return graph(p, false, false, out);
+	return graph(p, false, false, false, out);
+}
+
+/* The same with every edge (roots --group walks them). */
+struct gh_error *gh_cmd_graph_edges(struct gh_program *p, struct gh_graph **out)
+{
+	return graph(p, false, false, true, out);
 }
 
 struct gh_error *gh_cmd_goroutine_retained(struct gh_program *p, struct gh_goroutines *gs, uint64_t *out)

@@ -44,6 +44,8 @@ struct gh_error *gh_cmd_graph(struct gh_program *p, struct gh_graph **out);
 /* The object graph with reachability and the retained sizes of the roots
  * only (no dominator tree, no types), for output that names only roots. */
 struct gh_error *gh_cmd_graph_roots(struct gh_program *p, struct gh_graph **out);
+/* The same with every edge between objects too. */
+struct gh_error *gh_cmd_graph_edges(struct gh_program *p, struct gh_graph **out);
 /* A vertex for display: "main.cache (global)", "main.Payload @0xc000012340". */
 void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t v, char *buf, size_t n);
 /* The label of edge u -> v: field path, index or map key in u ("" if none found). */

@@ -95,7 +95,9 @@ struct gh_error *gh_cmd_roots(struct gh_program *p, int argc, char **argv, struc
 			return gh_errorf(GH_ERR_USAGE, "usage: roots [--kind global|stack|finalizer|register|other] [--group REGEX] [-n N]");
 	}
 	struct gh_graph *g;
-	GH_TRY(gh_cmd_graph_roots(p, &g)); /* roots are named by DWARF, not by heap types */
+	/* Roots are named by DWARF, not by heap types; a group is swept over
+	 * the objects' edges. */
+	GH_TRY(grp ? gh_cmd_graph_edges(p, &g) : gh_cmd_graph_roots(p, &g));
 	uint32_t *vs = malloc(((size_t)g->nroots + 1) * sizeof(*vs)), nv = 0;
 	if (!vs)
 		return &gh_error_nomem;

@@ -340,6 +340,81 @@ static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned
 	return NULL;
 }
 
+/* The roots and their edges into b, and the graph's vertex count. */
+static struct gh_error *collect_roots(struct gh_heap *h, struct gh_graph *g, struct gh_root_builder *b)
+{
+	struct gh_error *err = gh_roots_globals(h, b);
+	if (!err)
+		err = gh_roots_stacks(h, b, &g->stack_warning);
+	if (!err)
+		err = gh_roots_specials(h, b);
+	if (!err)
+		err = gh_roots_registers(h, b);
+	if (err)
+		return err;
+	g->roots = b->roots;
+	g->nroots = b->nroots;
+	b->roots = NULL;
+	if ((uint64_t)1 + g->nroots + h->nobjs >= UINT32_MAX)
+		return gh_errorf(GH_ERR_UNSUPPORTED, "graph too large");
+	g->nv = 1 + g->nroots + h->nobjs;
+	return NULL;
+}
+
+static void free_builder(struct gh_root_builder *b)
+{
+	for (uint32_t i = 0; b->roots && i < b->nroots; i++)
+		free(b->roots[i].name);
+	free(b->roots);
+	free(b->edges);
+}
+
+struct gh_error *gh_graph_build_roots(struct gh_heap *h, struct gh_graph **out)
+{
+	struct gh_graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return &gh_error_nomem;
+	g->h = h;
+	g->partial = true;
+	struct gh_root_builder b = { .h = h };
+	struct gh_error *err = collect_roots(h, g, &b);
+	if (!err && !(g->off = calloc((size_t)g->nroots + 2, sizeof(*g->off))))
+		err = &gh_error_nomem;
+	if (err)
+		goto fail;
+	/* Rows: super-root -> roots, roots -> objects. */
+	g->off[1] = g->nroots;
+	for (size_t i = 0; i < b.nedges; i++)
+		g->off[1 + b.edges[i].root + 1]++;
+	for (uint32_t v = 0; v <= g->nroots; v++)
+		g->off[v + 1] += g->off[v];
+	g->nedges = g->off[g->nroots + 1];
+	g->adj_map_len = page_round((g->nedges ? g->nedges : 1) * 4);
+	if (!(g->adj_map = map_resize(NULL, 0, g->adj_map_len))) {
+		err = &gh_error_nomem;
+		goto fail;
+	}
+	g->adj = g->adj_map;
+	uint32_t *cur = malloc(((size_t)g->nroots + 1) * sizeof(*cur));
+	if (!cur) {
+		err = &gh_error_nomem;
+		goto fail;
+	}
+	memcpy(cur, g->off, ((size_t)g->nroots + 1) * sizeof(*cur));
+	for (uint32_t r = 0; r < g->nroots; r++)
+		g->adj[cur[0]++] = 1 + r;
+	for (size_t i = 0; i < b.nedges; i++)
+		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
+	free(cur);
+	free(b.edges);
+	*out = g;
+	return NULL;
+fail:
+	free_builder(&b);
+	gh_graph_free(g);
+	return err;
+}
+
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 {
 	struct gh_graph *g = calloc(1, sizeof(*g));
@@ -347,23 +422,9 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 		return &gh_error_nomem;
 	g->h = h;
 	struct gh_root_builder b = { .h = h };
-	struct gh_error *err = gh_roots_globals(h, &b);
-	if (!err)
-		err = gh_roots_stacks(h, &b, &g->stack_warning);
-	if (!err)
-		err = gh_roots_specials(h, &b);
-	if (!err)
-		err = gh_roots_registers(h, &b);
+	struct gh_error *err = collect_roots(h, g, &b);
 	if (err)
 		goto fail_b;
-	g->roots = b.roots;
-	g->nroots = b.nroots;
-	b.roots = NULL;
-	if ((uint64_t)1 + g->nroots + h->nobjs >= UINT32_MAX) {
-		err = gh_errorf(GH_ERR_UNSUPPORTED, "graph too large");
-		goto fail_b;
-	}
-	g->nv = 1 + g->nroots + h->nobjs;
 	g->off = calloc((size_t)g->nv + 1, sizeof(*g->off));
 	if (!g->off) {
 		err = &gh_error_nomem;
@@ -430,10 +491,7 @@ fail_parts:
 			munmap(parts[i].f.buf, page_round(parts[i].f.cap * 4));
 fail_b:
 	gh_heap_masks_thaw(h);
-	for (uint32_t i = 0; b.roots && i < b.nroots; i++)
-		free(b.roots[i].name);
-	free(b.roots);
-	free(b.edges);
+	free_builder(&b);
 	gh_graph_free(g);
 	return err;
 }

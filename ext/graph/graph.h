@@ -54,6 +54,9 @@ struct gh_graph {
 	uint32_t *idom;
 	uint64_t *retained;
 	uint64_t unresolved_pointers; /* pointer words into the heap that hit no object */
+	/* Rows for the super-root and the roots only (gh_graph_build_roots):
+	 * off has nroots + 2 entries, objects' edges are read from the heap. */
+	bool partial;
 	char *stack_warning;          /* why goroutine stacks are not roots (NULL: they are) */
 };
 
@@ -76,6 +79,9 @@ static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
 }
 
 struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out);
+/* The roots and their rows alone (partial): what gh_graph_root_retained
+ * needs, without the objects' edges. */
+struct gh_error *gh_graph_build_roots(struct gh_heap *h, struct gh_graph **out);
 void gh_graph_free(struct gh_graph *g);
 /* Computes reachability, idom and retained sizes (Semi-NCA, iterative). */
 struct gh_error *gh_graph_dominators(struct gh_graph *g);
