@@ -10,19 +10,8 @@ import pytest
 
 import corpus
 import helpers
+from conftest import roots_freed
 from helpers import root_of, run, run_json, target_args, twin_symbols
-
-DOMCHECK = helpers.BUILD / "tests" / "domcheck"
-
-
-@pytest.fixture(scope="session")
-def domcheck():
-    DOMCHECK.parent.mkdir(parents=True, exist_ok=True)
-    tmp = DOMCHECK.with_name("domcheck.%d" % os.getpid())  # parallel workers: build apart, rename atomically
-    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp),
-                    str(helpers.REPO / "tests" / "c" / "domcheck.c")], check=True)
-    os.replace(tmp, DOMCHECK)
-    return DOMCHECK
 
 
 def root_name(row_name, row_addr, syms):
@@ -58,9 +47,8 @@ def test_roots_retain_what_removing_them_frees(case, paths, tmp_path, domcheck):
     graph export hold the same check, and `top --by root` counts the same reachable bytes."""
     out = tmp_path / "graph.txt"
     run_json(target_args(case, paths) + ["graph", "--output", str(out)])
-    p = subprocess.run([str(domcheck), str(out), "--roots"], capture_output=True, text=True, timeout=600)
+    p, freed = roots_freed(domcheck, out)
     assert p.returncode == 0, p.stdout + p.stderr
-    freed = sorted(int(line.split()[2]) for line in p.stdout.splitlines() if line.startswith("root "))
     rows = run_json(target_args(case, paths) + ["roots", "-n", "0"])["roots"]
     assert freed and len(rows) == len(freed)
     assert sorted(r["retains"] for r in rows) == freed
