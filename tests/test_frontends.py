@@ -1,7 +1,10 @@
 """The GDB front end prints what the CLI prints, on cores and on live processes."""
+import json
 import os
 import signal
+import struct
 import subprocess
+import sys
 import time
 
 import pytest
@@ -34,6 +37,59 @@ def test_gdb_session_roots_then_dominators(case, paths):
         "goheap --json roots -n 0"])
     docs = helpers.all_json(out)
     assert docs == [cli_roots, cli_top, cli_roots], out[-3000:]
+
+
+def _loads_with_offsets(path):
+    """[(vaddr, filesz, offset)] of an ELF file's PT_LOAD headers with file contents."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    out = []
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
+        if p_type == 1 and p_filesz:
+            out.append((p_vaddr, p_filesz, p_offset))
+    return out
+
+
+def test_reader_target_equals_cli(case, paths):
+    """A target read through a callback (what a remote GDB target goes through: block reads, one
+    thread) gives what the CLI gives on the core: the heap's totals, every object with its pointer
+    words, and the global roots (the test's reader gives no threads, so running goroutines' frames
+    and the threads' registers are not compared)."""
+    if case["name"] != "go1.23-amd64":
+        pytest.skip("one fixture is enough: the path does not depend on the Go version")
+    sys.path.insert(0, str(helpers.BUILD))
+    import _goheap
+    files = [(paths["core"], _loads_with_offsets(paths["core"])), (paths["exe"], _loads_with_offsets(paths["exe"]))]
+    handles = {p: open(p, "rb") for p, _ in files}
+
+    def reader(addr, size):
+        for p, loads in files:  # the core's contents first, then the executable's
+            for vaddr, filesz, off in loads:
+                if vaddr <= addr and addr + size <= vaddr + filesz:
+                    handles[p].seek(off + addr - vaddr)
+                    return handles[p].read(size)
+        return None
+
+    try:
+        s = _goheap.Session(exe=paths["exe"], arch="amd64", reader=reader)
+        def both(cmd):
+            return json.loads(_goheap.run(cmd, json=True, session=s)), run_json(target_args(case, paths) + cmd)
+        a, b = both(["stats"])
+        assert a["heap"] == b["heap"] and a["heap"]["objects"] > 0
+        a, b = both(["objects", "--limit", "0", "--pointers"])
+        assert [(o["address"], o["size"], o["pointers"]) for o in a["objects"]] == \
+            [(o["address"], o["size"], o["pointers"]) for o in b["objects"]]
+        cmd = ["roots", "-n", "0", "--kind", "global"]
+        names = [r["name"] for r in json.loads(_goheap.run(cmd, json=True, session=s))["roots"]]
+        assert names and sorted(names) == sorted(r["name"] for r in run_json(target_args(case, paths) + cmd)["roots"])
+    finally:
+        for h in handles.values():
+            h.close()
 
 
 def test_gdb_help_and_errors(tmp_path):

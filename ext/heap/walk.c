@@ -77,6 +77,7 @@ struct walk {
 	uint64_t mheap, sweepgen, page, arena_bytes, l2bits, l1bits;
 	int64_t kind_finalizer; /* -1 if unknown */
 	size_t cap_spans;
+	uint64_t *spans_buf; /* a heapArena's spans array, when the target maps no view of it */
 };
 
 static struct gh_error *require(struct walk *w)
@@ -197,7 +198,12 @@ static struct gh_error *walk_arena(struct walk *w, uint64_t ai, uint64_t l2arr)
 	if (npages / 8 > sizeof(inuse))
 		return gh_errorf(GH_ERR_UNSUPPORTED, "arena of %llu pages is larger than goheap expects",
 				 (unsigned long long)npages);
+	/* The spans array in place when the target maps it (a core); else a
+	 * copy (a debugger's memory reads). */
 	const uint64_t *spans = gh_view(t, ha + (uint64_t)L->heapArena.spans.off, npages * 8);
+	if (!spans && (w->spans_buf || (w->spans_buf = malloc(npages * 8))) &&
+	    gh_read(t, ha + (uint64_t)L->heapArena.spans.off, w->spans_buf, npages * 8))
+		spans = w->spans_buf;
 	if (!gh_read(t, ha + (uint64_t)L->heapArena.pageInUse.off, inuse, npages / 8) || !spans) {
 		w->h->st.bad_spans++;
 		gh_heap_warn(w->h, "heapArena at 0x%llx is unreadable", (unsigned long long)ha);
@@ -602,7 +608,9 @@ struct gh_error *gh_heap_build(struct gh_program *p, struct gh_heap **out)
 	h->arena_bytes = w.arena_bytes;
 	h->page_shift = (uint8_t)__builtin_ctzll(w.page);
 	h->arena_shift = (uint8_t)__builtin_ctzll(w.arena_bytes);
-	if ((err = walk_arenas(&w)) || (err = index_pages(h)) || (err = enumerate(&w)))
+	err = walk_arenas(&w);
+	free(w.spans_buf);
+	if (err || (err = index_pages(h)) || (err = enumerate(&w)))
 		goto fail;
 	*out = h;
 	return NULL;
