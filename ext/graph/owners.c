@@ -399,7 +399,7 @@ struct gh_error *gh_graph_root_retained(struct gh_graph *g)
 	uint64_t *ret = calloc((size_t)g->nroots + 1, sizeof(*ret));
 	uint8_t *reach = calloc(g->nv / 8 + 1, 1);
 	struct gh_error *err = &gh_error_nomem;
-	if (!pl.label || !pl.edges || !ret || !reach || !append(&pl.v, g->nroots))
+	if (!pl.label || !pl.edges || !ret || !reach || (g->nroots && !append(&pl.v, g->nroots)))
 		goto out;
 	for (uint32_t v = 0; v < (g->partial ? g->nroots + 1 : g->nv); v++)
 		pl.edges[v / 64] |= (uint64_t)(g->off[v] != g->off[v + 1]) << (v % 64);

@@ -4,7 +4,9 @@
 
 #include "error.h"
 
-struct gh_error gh_error_nomem = { GH_ERR_NOMEM };
+/* Its message in place: printing err->msg must work for it too (a flexible
+ * array member with an initializer: a GCC extension this build relies on). */
+struct gh_error gh_error_nomem = { GH_ERR_NOMEM, "out of memory" };
 
 struct gh_error *gh_verrorf(enum gh_error_code code, const char *fmt, va_list ap)
 {
