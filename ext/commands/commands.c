@@ -44,7 +44,10 @@ static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators,
 {
 	struct gh_heap *h;
 	struct gh_graph *g = p->cache[SLOT_GRAPH].ptr;
-	edges |= dominators;
+	/* The partial graph reads the reached objects in the order it reaches
+	 * them: through a debugger's memory reads (block by block, microseconds
+	 * each) the graph's pass in address order is the cheaper way. */
+	edges |= dominators || !gh_target_threadsafe(p->t);
 	if (g && g->partial && edges) {
 		gh_graph_free(g);
 		p->cache[SLOT_GRAPH] = (struct gh_cache_slot){ NULL, NULL };
