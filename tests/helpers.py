@@ -85,8 +85,9 @@ def all_json(text):
     return out
 
 
-def elf_loads(path):
-    """[(vaddr, memsz, filesz, flags)] of an ELF file's PT_LOAD headers, parsed independently of goheap."""
+def elf_load_headers(path):
+    """[(vaddr, memsz, filesz, flags, offset)] of an ELF file's PT_LOAD headers, parsed independently
+    of goheap."""
     with open(path, "rb") as f:
         eh = f.read(64)
         phoff, = struct.unpack_from("<Q", eh, 32)
@@ -98,8 +99,13 @@ def elf_loads(path):
         p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align = struct.unpack_from(
             "<IIQQQQQQ", ph, i * phentsize)
         if p_type == 1:
-            out.append((p_vaddr, p_memsz, p_filesz, p_flags))
+            out.append((p_vaddr, p_memsz, p_filesz, p_flags, p_offset))
     return out
+
+
+def elf_loads(path):
+    """[(vaddr, memsz, filesz, flags)] of an ELF file's PT_LOAD headers."""
+    return [h[:4] for h in elf_load_headers(path)]
 
 
 def elf_sections(path):

@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -39,22 +38,6 @@ def test_gdb_session_roots_then_dominators(case, paths):
     assert docs == [cli_roots, cli_top, cli_roots], out[-3000:]
 
 
-def _loads_with_offsets(path):
-    """[(vaddr, filesz, offset)] of an ELF file's PT_LOAD headers with file contents."""
-    with open(path, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
-    out = []
-    for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
-        if p_type == 1 and p_filesz:
-            out.append((p_vaddr, p_filesz, p_offset))
-    return out
-
-
 def test_reader_target_equals_cli(case, paths):
     """A target read through a callback (what a remote GDB target goes through: block reads, one
     thread) gives what the CLI gives on the core: the heap's totals, every object with its pointer
@@ -64,7 +47,8 @@ def test_reader_target_equals_cli(case, paths):
         pytest.skip("one fixture is enough: the path does not depend on the Go version")
     sys.path.insert(0, str(helpers.BUILD))
     import _goheap
-    files = [(paths["core"], _loads_with_offsets(paths["core"])), (paths["exe"], _loads_with_offsets(paths["exe"]))]
+    files = [(p, [(vaddr, filesz, off) for vaddr, _, filesz, _, off in helpers.elf_load_headers(p) if filesz])
+             for p in (paths["core"], paths["exe"])]
     handles = {p: open(p, "rb") for p, _ in files}
 
     def reader(addr, size):
