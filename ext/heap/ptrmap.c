@@ -323,13 +323,11 @@ bool gh_span_pointers_in(struct gh_heap *h, const struct gh_span *s, const struc
 		uint8_t buf[4096 / 8 * 8];
 		uint64_t b0 = first / 8, b1 = (first + nwords + 7) / 8;
 		/* The span's bits in place when the core maps them; else a copy. */
-		const uint8_t *bits = gh_view(h->p->t, s->heapbits + b0, b1 - b0);
-		if (!bits && (b1 - b0 > sizeof(buf) || !gh_read(h->p->t, s->heapbits + b0, buf, b1 - b0))) {
+		const uint8_t *bits = gh_view_or_read(h->p->t, s->heapbits + b0, b1 - b0, b1 - b0 <= sizeof(buf) ? buf : NULL);
+		if (!bits) {
 			ok = false;
 			break;
 		}
-		if (!bits)
-			bits = buf;
 		for (uint64_t k = from / 8; k < nwords; k++) {
 			uint64_t wi = first + k - b0 * 8;
 			if ((bits[wi / 8] >> (wi % 8)) & 1)

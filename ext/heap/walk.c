@@ -200,10 +200,9 @@ static struct gh_error *walk_arena(struct walk *w, uint64_t ai, uint64_t l2arr)
 				 (unsigned long long)npages);
 	/* The spans array in place when the target maps it (a core); else a
 	 * copy (a debugger's memory reads). */
-	const uint64_t *spans = gh_view(t, ha + (uint64_t)L->heapArena.spans.off, npages * 8);
-	if (!spans && (w->spans_buf || (w->spans_buf = malloc(npages * 8))) &&
-	    gh_read(t, ha + (uint64_t)L->heapArena.spans.off, w->spans_buf, npages * 8))
-		spans = w->spans_buf;
+	if (!w->spans_buf && !(w->spans_buf = malloc(npages * 8)))
+		return &gh_error_nomem;
+	const uint64_t *spans = gh_view_or_read(t, ha + (uint64_t)L->heapArena.spans.off, npages * 8, w->spans_buf);
 	if (!gh_read(t, ha + (uint64_t)L->heapArena.pageInUse.off, inuse, npages / 8) || !spans) {
 		w->h->st.bad_spans++;
 		gh_heap_warn(w->h, "heapArena at 0x%llx is unreadable", (unsigned long long)ha);

@@ -146,6 +146,12 @@ const void *gh_view(struct gh_target *t, uint64_t addr, size_t len)
 	return s->data + (addr - s->start);
 }
 
+const void *gh_view_or_read(struct gh_target *t, uint64_t addr, size_t len, void *buf)
+{
+	const void *v = gh_view(t, addr, len);
+	return v ? v : buf && gh_read(t, addr, buf, len) ? buf : NULL;
+}
+
 bool gh_target_threadsafe(const struct gh_target *t)
 {
 	/* Cores and executables are mapped, live processes read with pread;

@@ -116,6 +116,9 @@ bool gh_read_u32(struct gh_target *t, uint64_t addr, uint32_t *v);
 /* Zero-copy view of [addr, addr+len) when one mapped segment holds it all;
  * NULL otherwise (use gh_read). Valid until the target is closed. */
 const void *gh_view(struct gh_target *t, uint64_t addr, size_t len);
+/* The same, or else the bytes copied into buf (room for len; NULL: no
+ * copy); NULL if neither can be had. */
+const void *gh_view_or_read(struct gh_target *t, uint64_t addr, size_t len, void *buf);
 /* The segment that supplies the byte at addr (NULL: unreadable). */
 const struct gh_segment *gh_segment_at(struct gh_target *t, uint64_t addr);
 /* Whether several threads may read the target at once. */
