@@ -286,6 +286,30 @@ uint64_t gh_vertex_size(const struct gh_graph *g, uint32_t v)
 	return gh_obj_span(g->h, o)->elemsize; /* a large object's span: its pages */
 }
 
+/* The super-root's row (every root) and the roots' rows (their edges into
+ * objects): their lengths into off, before its running sums... */
+static void count_root_rows(struct gh_graph *g, const struct gh_root_builder *b)
+{
+	g->off[1] = g->nroots;
+	for (size_t i = 0; i < b->nedges; i++)
+		g->off[1 + b->edges[i].root + 1]++;
+}
+
+/* ...and, after them, their targets into adj. */
+static struct gh_error *fill_root_rows(struct gh_graph *g, const struct gh_root_builder *b)
+{
+	uint32_t *cur = malloc(((size_t)g->nroots + 1) * sizeof(*cur));
+	if (!cur)
+		return &gh_error_nomem;
+	memcpy(cur, g->off, ((size_t)g->nroots + 1) * sizeof(*cur));
+	for (uint32_t r = 0; r < g->nroots; r++)
+		g->adj[cur[0]++] = 1 + r;
+	for (size_t i = 0; i < b->nedges; i++)
+		g->adj[cur[1 + b->edges[i].root]++] = gh_obj_vertex(g, b->edges[i].obj);
+	free(cur);
+	return NULL;
+}
+
 /* The edge table: the roots' rows, then each part's rows.  It grows out
  * of part 0's mapping (its pages are in place already), started shift
  * bytes in so that part 1's rows begin on a page: part 1's pages are then
@@ -302,11 +326,8 @@ static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned
 		need = at1 + len1;
 	size_t len0 = page_round(f0->cap * 4);
 	char *m = map_resize(f0->buf, len0, need);
-	uint32_t *cur = malloc((size_t)(1 + g->nroots) * sizeof(*cur));
-	if (!m || !cur) {
-		free(cur);
+	if (!m)
 		return &gh_error_nomem;
-	}
 	f0->buf = NULL;
 	g->adj_map = m;
 	g->adj_map_len = need;
@@ -331,13 +352,7 @@ static struct gh_error *lay_out(struct gh_graph *g, struct part *parts, unsigned
 			munmap(parts[i].f.buf, page_round(parts[i].f.cap * 4));
 		parts[i].f.buf = NULL;
 	}
-	memcpy(cur, g->off, (size_t)(1 + g->nroots) * sizeof(*cur));
-	for (uint32_t r = 0; r < g->nroots; r++)
-		g->adj[cur[0]++] = 1 + r;
-	for (size_t i = 0; i < b->nedges; i++)
-		g->adj[cur[1 + b->edges[i].root]++] = gh_obj_vertex(g, b->edges[i].obj);
-	free(cur);
-	return NULL;
+	return fill_root_rows(g, b);
 }
 
 /* The roots and their edges into b, and the graph's vertex count. */
@@ -382,10 +397,7 @@ struct gh_error *gh_graph_build_roots(struct gh_heap *h, struct gh_graph **out)
 		err = &gh_error_nomem;
 	if (err)
 		goto fail;
-	/* Rows: super-root -> roots, roots -> objects. */
-	g->off[1] = g->nroots;
-	for (size_t i = 0; i < b.nedges; i++)
-		g->off[1 + b.edges[i].root + 1]++;
+	count_root_rows(g, &b);
 	for (uint32_t v = 0; v <= g->nroots; v++)
 		g->off[v + 1] += g->off[v];
 	g->nedges = g->off[g->nroots + 1];
@@ -395,17 +407,8 @@ struct gh_error *gh_graph_build_roots(struct gh_heap *h, struct gh_graph **out)
 		goto fail;
 	}
 	g->adj = g->adj_map;
-	uint32_t *cur = malloc(((size_t)g->nroots + 1) * sizeof(*cur));
-	if (!cur) {
-		err = &gh_error_nomem;
+	if ((err = fill_root_rows(g, &b)))
 		goto fail;
-	}
-	memcpy(cur, g->off, ((size_t)g->nroots + 1) * sizeof(*cur));
-	for (uint32_t r = 0; r < g->nroots; r++)
-		g->adj[cur[0]++] = 1 + r;
-	for (size_t i = 0; i < b.nedges; i++)
-		g->adj[cur[1 + b.edges[i].root]++] = gh_obj_vertex(g, b.edges[i].obj);
-	free(cur);
 	free(b.edges);
 	*out = g;
 	return NULL;
@@ -431,9 +434,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 		goto fail_b;
 	}
 	/* Counts: super-root -> roots, roots -> objects, objects -> objects. */
-	g->off[1] = g->nroots;
-	for (size_t i = 0; i < b.nedges; i++)
-		g->off[1 + b.edges[i].root + 1]++;
+	count_root_rows(g, &b);
 	/* Parts of about equal scanned bytes: a span's pointer words are about
 	 * its bytes over 8. */
 	unsigned n = nparts(h);
