@@ -51,23 +51,6 @@
 
 GH_VEC(u32vec, uint32_t)
 
-/* n more slots at the end of v (NULL when out of memory). */
-static uint32_t *append(struct u32vec *v, size_t n)
-{
-	if (v->len + n > v->cap) {
-		size_t cap = v->cap ? v->cap : 16;
-		while (cap < v->len + n)
-			cap *= 2;
-		uint32_t *d = realloc(v->data, cap * sizeof(*d));
-		if (!d)
-			return NULL;
-		v->data = d;
-		v->cap = cap;
-	}
-	v->len += n;
-	return v->data + v->len - n;
-}
-
 /* What the threads share. */
 struct pool {
 	const struct gh_graph *g;
@@ -191,7 +174,7 @@ static void share(struct work *k)
 {
 	struct pool *pl = k->pl;
 	pthread_mutex_lock(&pl->mu);
-	uint32_t *d = append(&pl->v, SHARE);
+	uint32_t *d = u32vec_append(&pl->v, SHARE);
 	if (d) {
 		k->over.len -= SHARE;
 		memcpy(d, k->over.data + k->over.len, SHARE * sizeof(*d));
@@ -399,7 +382,7 @@ struct gh_error *gh_graph_root_retained(struct gh_graph *g)
 	uint64_t *ret = calloc((size_t)g->nroots + 1, sizeof(*ret));
 	uint8_t *reach = calloc(g->nv / 8 + 1, 1);
 	struct gh_error *err = &gh_error_nomem;
-	if (!pl.label || !pl.edges || !ret || !reach || (g->nroots && !append(&pl.v, g->nroots)))
+	if (!pl.label || !pl.edges || !ret || !reach || (g->nroots && !u32vec_append(&pl.v, g->nroots)))
 		goto out;
 	for (uint32_t v = 0; v < (g->partial ? g->nroots + 1 : g->nv); v++)
 		pl.edges[v / 64] |= (uint64_t)(g->off[v] != g->off[v + 1]) << (v % 64);
