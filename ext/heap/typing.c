@@ -23,7 +23,8 @@
  * bucket array types all its entries in one go).
  *
  * With a second CPU the sorting and applying of proposals runs on a thread
- * of its own beside the walk (struct pipeline).  Batches then end wherever
+ * of its own beside the walk (struct pipeline); a batch the applier cannot
+ * take yet is sorted by the walker instead of waiting.  Batches end wherever
  * the walk runs dry, so the order proposals are applied in is not fixed: an
  * object offered two names for one value (a named type and its twin, the
  * values sharing a tiny block) keeps the preferred one by a fixed order,
@@ -43,7 +44,7 @@
 #define MAX_DEPTH 32
 #define MAX_MAP_DIR (1u << 24)
 #define BATCH (1u << 20) /* proposals sorted at once: 2 x 8 MiB */
-#define PIPE_BATCH (BATCH / 2) /* the same with the applier: 4 x 4 MiB */
+#define PIPE_BATCH (BATCH / 2) /* the same with the applier: 5 x 4 MiB */
 /* Fewer proposals than this, when the walker has nothing else to do, are
  * applied by the walker: following a linked list types one node per batch,
  * and a hand-over to the other thread costs more than applying one. */
@@ -122,10 +123,12 @@ struct pipeline {
 	pthread_cond_t work, idle; /* the applier waits on work, the walker on idle */
 	uint64_t *queue[NBUF];
 	size_t qn[NBUF];
+	bool qsorted[NBUF];        /* sorted by the walker already */
 	unsigned qhead, qlen;
 	uint64_t *spare[NBUF];     /* empty buffers */
 	unsigned nspare;
 	uint64_t *scratch;         /* the applier's sort buffer */
+	uint64_t *wscratch;        /* the walker's */
 	uint64_t *small[2];        /* the walker's, for what it applies itself */
 	bool busy, stop;
 };
@@ -479,12 +482,13 @@ static struct landing locate(struct typer *k, uint64_t p)
 	return l;
 }
 
-/* Sorts n proposals by address and applies them in that order, each
- * located AHEAD proposals before it is applied. */
+/* Sorts n proposals by address (unless sorted already) and applies them in
+ * that order, each located AHEAD proposals before it is applied. */
 #define AHEAD 16
-static void apply_batch(struct typer *k, uint64_t **b, uint64_t **scratch, size_t n)
+static void apply_batch(struct typer *k, uint64_t **b, uint64_t **scratch, size_t n, bool sorted)
 {
-	gh_radix_sort(b, scratch, n, TYPE_BITS + PAGE_BITS);
+	if (!sorted)
+		gh_radix_sort(b, scratch, n, TYPE_BITS + PAGE_BITS);
 	const uint64_t *v = *b;
 	struct landing ring[AHEAD];
 	for (size_t i = 0; i < n && i < AHEAD; i++)
@@ -512,11 +516,12 @@ static void *applier(void *arg)
 			break;
 		uint64_t *b = pl->queue[pl->qhead];
 		size_t n = pl->qn[pl->qhead];
+		bool sorted = pl->qsorted[pl->qhead];
 		pl->qhead = (pl->qhead + 1) % NBUF;
 		pl->qlen--;
 		pl->busy = true;
 		pthread_mutex_unlock(&pl->mu);
-		apply_batch(k, &b, &pl->scratch, n);
+		apply_batch(k, &b, &pl->scratch, n, sorted);
 		pthread_mutex_lock(&pl->mu);
 		pl->spare[pl->nspare++] = b;
 		pl->busy = false;
@@ -531,6 +536,7 @@ static void pipe_free(struct pipeline *pl)
 	for (unsigned i = 0; i < pl->nspare; i++)
 		free(pl->spare[i]);
 	free(pl->scratch);
+	free(pl->wscratch);
 	free(pl->small[0]);
 	free(pl->small[1]);
 	pthread_mutex_destroy(&pl->mu);
@@ -561,6 +567,7 @@ static void pipe_start(struct typer *k)
 	pthread_cond_init(&pl->work, NULL);
 	pthread_cond_init(&pl->idle, NULL);
 	bool ok = (pl->scratch = malloc(PIPE_BATCH * sizeof(uint64_t))) &&
+		  (pl->wscratch = malloc(PIPE_BATCH * sizeof(uint64_t))) &&
 		  (pl->small[0] = malloc(SMALL_BATCH * sizeof(uint64_t))) &&
 		  (pl->small[1] = malloc(SMALL_BATCH * sizeof(uint64_t)));
 	for (; ok && pl->nspare < NBUF; pl->nspare++)
@@ -598,16 +605,26 @@ static void pipe_quiesce(struct typer *k)
 	pthread_mutex_unlock(&pl->mu);
 }
 
-/* Queues the walker's buffer for the applier and takes an empty one. */
+/* Queues the walker's buffer for the applier and takes an empty one.  When
+ * the applier has a batch queued already, or no buffer is free, the walker
+ * sorts its own batch first rather than wait: with the sort done on the
+ * applier's thread only, the walker idled for a quarter of the typing. */
 static void pipe_submit(struct typer *k)
 {
 	struct pipeline *pl = k->pl;
 	pthread_mutex_lock(&pl->mu);
+	bool sorted = pl->qlen || !pl->nspare;
+	if (sorted) {
+		pthread_mutex_unlock(&pl->mu);
+		gh_radix_sort(&k->batch, &pl->wscratch, k->nbatch, TYPE_BITS + PAGE_BITS);
+		pthread_mutex_lock(&pl->mu);
+	}
 	while (!pl->nspare)
 		pthread_cond_wait(&pl->idle, &pl->mu);
 	unsigned tail = (pl->qhead + pl->qlen) % NBUF;
 	pl->queue[tail] = k->batch;
 	pl->qn[tail] = k->nbatch;
+	pl->qsorted[tail] = sorted;
 	pl->qlen++;
 	k->batch = pl->spare[--pl->nspare];
 	k->nbatch = 0;
@@ -645,12 +662,12 @@ static void flush(struct typer *k)
 		k->nbatch = 0;
 		pipe_quiesce(k);
 		memcpy(pl->small[0], k->batch, n * sizeof(*k->batch));
-		apply_batch(k, &pl->small[0], &pl->small[1], n);
+		apply_batch(k, &pl->small[0], &pl->small[1], n, false);
 		return;
 	}
 	size_t n = k->nbatch;
 	k->nbatch = 0;
-	apply_batch(k, &k->batch, &k->scratch, n);
+	apply_batch(k, &k->batch, &k->scratch, n, false);
 }
 
 /* Proposes type id for the object that starts exactly at p. */
