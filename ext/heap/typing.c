@@ -73,8 +73,12 @@ struct typer {
 	 * their own (the applier) while this one walks: see struct pipeline. */
 	struct pipeline *pl;
 
-	/* Both threads: objects pending, updated a word of bits at a time. */
+	/* Both threads: objects pending, updated a word of bits at a time;
+	 * the lowest word given pending bits since the walk last looked, so
+	 * that a sweep starts there rather than at the first word (following a
+	 * long list types a node a sweep). */
 	size_t npending LINE;
+	size_t low;
 
 	/* The applier (or the walker, while the applier is idle). */
 	const struct gh_span *aspan LINE; /* gh_heap_span_at memo */
@@ -155,6 +159,8 @@ static void push_flush(struct typer *k)
 		k->pending[w] |= bits;
 		k->summary[w / 64] |= sbit;
 		k->npending += added;
+		if (w < k->low)
+			k->low = w;
 		return;
 	}
 	/* The walker takes words meanwhile (take_pending). */
@@ -164,7 +170,25 @@ static void push_flush(struct typer *k)
 		return;
 	if (!(__atomic_load_n(&k->summary[w / 64], __ATOMIC_SEQ_CST) & sbit))
 		__atomic_fetch_or(&k->summary[w / 64], sbit, __ATOMIC_SEQ_CST);
+	size_t low = __atomic_load_n(&k->low, __ATOMIC_RELAXED);
+	while (w < low && !__atomic_compare_exchange_n(&k->low, &low, w, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
 	__atomic_fetch_add(&k->npending, added, __ATOMIC_RELEASE);
+}
+
+/* Where a sweep over what became pending behind the last one starts: the
+ * lowest word given bits since the last sweep started (the sweep before
+ * took every bit it passed; a bit set behind it lowered low). */
+static size_t sweep_start(struct typer *k)
+{
+	size_t low;
+	if (k->pl) {
+		low = __atomic_exchange_n(&k->low, SIZE_MAX, __ATOMIC_SEQ_CST);
+	} else {
+		low = k->low;
+		k->low = SIZE_MAX;
+	}
+	return low == SIZE_MAX ? 0 : low;
 }
 
 static void push(struct typer *k, uint32_t obj)
@@ -1556,7 +1580,11 @@ static gh_type_id by_name(struct typer *k, const char *name)
 
 /* Walks pending objects and values, applying proposals, until none is
  * left: sweeps over the pending objects in address order; what a flush
- * makes pending behind the sweep waits for the next one. */
+ * makes pending behind the sweep waits for the next one, which starts at
+ * the lowest word made pending meanwhile (sweep_start).  A list whose nodes
+ * lie each below the one before types a node per sweep: each sweep starting
+ * at the first word, or ending at the last, made that a scan of the whole
+ * pending set per node. */
 static void drain(struct typer *k, size_t *vi)
 {
 	size_t at = 0, word = 0; /* the sweep's next word; the word bits were taken from */
@@ -1588,11 +1616,14 @@ static void drain(struct typer *k, size_t *vi)
 			queued--;
 			walk_object(k, &k->h->objs[i]);
 		} else if (npending(k)) {
-			at = 0; /* what was made pending behind the sweep */
+			at = sweep_start(k); /* what was made pending behind the sweep */
 		} else if (next_value(k, vi, &v)) {
 			walk(k, v.addr, v.id, 0);
 		} else if (k->nbatch) {
+			/* Nothing was pending: what this makes pending starts at
+			 * low, not past where the sweep ended. */
 			flush(k);
+			at = sweep_start(k);
 		} else if (k->pl && pipe_active(k)) {
 			/* What the applier types becomes pending: look again soon. */
 			gh_thread_pause();
@@ -1607,7 +1638,8 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	pthread_t pop;
 	bool popping = gh_threads() > 1 && gh_thread_start(&pop, gh_heap_populate, h);
 	memset(st, 0, sizeof(*st));
-	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0 };
+	struct typer k = { .h = h, .p = h->p, .T = T, .st = st, .heap_lo = h->nspans ? h->spans[0].base : 0,
+			   .low = SIZE_MAX };
 	k.nwords = (size_t)h->nobjs / 64 + 1;
 	k.pending = calloc(k.nwords, sizeof(*k.pending));
 	k.summary = calloc(k.nwords / 64 + 1, sizeof(*k.summary));
