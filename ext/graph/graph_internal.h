@@ -35,12 +35,15 @@ struct gh_error *gh_roots_registers(struct gh_heap *h, struct gh_root_builder *b
 struct gh_error *gh_roots_stacks(struct gh_heap *h, struct gh_root_builder *b, char **warning);
 
 /* Heap pages, for resolving pointers without the span table (pages.c):
- * 16 bytes a page, for the heap's dense arena range (gh_heap_page_span). */
-enum { GH_PAGE_NONE, GH_PAGE_DIRECT, GH_PAGE_SEARCH };
+ * 16 bytes a page, for the heap's dense arena range (gh_heap_page_span).
+ * A page of a span whose slots are all objects is DIRECT, one of a span
+ * with free slots among its objects SLOTS (its object is found in the
+ * heap's slot bits); any other SEARCH (through the span table). */
+enum { GH_PAGE_NONE, GH_PAGE_DIRECT, GH_PAGE_SLOTS, GH_PAGE_SEARCH };
 struct gh_page {
-	uint32_t first;    /* the span's first object */
+	uint32_t first;    /* the span's first object (DIRECT), or first word of slot bits (SLOTS) */
 	uint32_t elemsize; /* its slot size */
-	uint32_t nelems;   /* its slots, each an object (GH_PAGE_DIRECT) */
+	uint32_t nelems;   /* its slots */
 	uint16_t pgoff;    /* this page's place in the span */
 	uint8_t kind;      /* GH_PAGE_NONE: no span; GH_PAGE_SEARCH: resolve through the span */
 };
@@ -65,14 +68,21 @@ static inline int gh_pages_resolve(const struct gh_heap *h, const struct gh_page
 	if (!p->arena[n])
 		return GH_RESOLVE_NONE;
 	const struct gh_page *pg = &p->arena[n][(rel & (h->arena_bytes - 1)) >> h->page_shift];
-	if (pg->kind != GH_PAGE_DIRECT)
+	if (pg->kind != GH_PAGE_DIRECT && pg->kind != GH_PAGE_SLOTS)
 		return pg->kind == GH_PAGE_NONE ? GH_RESOLVE_NONE : GH_RESOLVE_SEARCH;
 	/* Below 2^16 pages into the span: a 32-bit division. */
 	uint32_t in = (uint32_t)((rel & (h->page_size - 1)) + ((uint64_t)pg->pgoff << h->page_shift));
 	uint32_t i = in / pg->elemsize;
 	if (i >= pg->nelems)
 		return GH_RESOLVE_FREE;
-	*obj = pg->first + i;
+	if (pg->kind == GH_PAGE_DIRECT) {
+		*obj = pg->first + i;
+		return GH_RESOLVE_OBJECT;
+	}
+	uint64_t b = h->slot_bits[pg->first + i / 64], m = 1ull << (i % 64);
+	if (!(b & m))
+		return GH_RESOLVE_FREE;
+	*obj = h->slot_rank[pg->first + i / 64] + (uint32_t)__builtin_popcountll(b & (m - 1));
 	return GH_RESOLVE_OBJECT;
 }
 

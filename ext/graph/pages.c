@@ -1,7 +1,8 @@
-/* The table of heap pages behind gh_pages_resolve: a pointer into a span
- * whose slots are all objects (after a collection, nearly all of them)
- * resolves by arithmetic from its page's entry, without reading the span
- * table, whose records a big heap's pointers would read at random. */
+/* The table of heap pages behind gh_pages_resolve: a pointer into a small
+ * span resolves from its page's entry, by arithmetic (the span's slots all
+ * objects) or through the heap's slot bits (some slots free), without
+ * reading the span table, whose records a big heap's pointers would read at
+ * random. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,10 +39,14 @@ bool gh_pages_make(const struct gh_heap *h, struct gh_pages *p)
 			const struct gh_span *s = &h->spans[ps[i]];
 			uint64_t pgoff = (base + (i << h->page_shift) - s->base) >> h->page_shift;
 			pg->kind = GH_PAGE_SEARCH;
-			if (s->nobjs && s->nobjs == s->nelems && s->elemsize <= UINT32_MAX && pgoff <= UINT16_MAX &&
-			    s->npages <= UINT16_MAX)
+			if (!s->nobjs || s->elemsize > UINT32_MAX || pgoff > UINT16_MAX || s->npages > UINT16_MAX)
+				continue;
+			if (s->nobjs == s->nelems)
 				*pg = (struct gh_page){ .first = s->first, .elemsize = (uint32_t)s->elemsize,
 							.nelems = s->nelems, .pgoff = (uint16_t)pgoff, .kind = GH_PAGE_DIRECT };
+			else if (s->slots != GH_NO_SLOTS)
+				*pg = (struct gh_page){ .first = s->slots, .elemsize = (uint32_t)s->elemsize,
+							.nelems = s->nelems, .pgoff = (uint16_t)pgoff, .kind = GH_PAGE_SLOTS };
 		}
 	}
 	return true;

@@ -42,6 +42,7 @@ struct gh_span {
 	uint32_t first;     /* index of the span's first object in the object array */
 	uint32_t nobjs;
 	uint32_t garbage;   /* objects allocated but unmarked in an unswept span */
+	uint32_t slots;     /* some slots free: its first word in the heap's slot_bits; else GH_NO_SLOTS */
 	uint8_t sizeclass;
 	uint8_t ptrmode;    /* enum gh_ptrmode */
 	bool noscan, unswept, inline_marks, user_arena;
@@ -77,6 +78,13 @@ struct gh_heap {
 	/* Bit per object: unmarked in an unswept span (dead, not yet freed);
 	 * mid-allocation when the core was taken (no trusted pointer map). */
 	uint64_t *garbage, *allocating;
+	/* Spans with free slots among their objects (after a collection, most
+	 * spans of a long-running program): a bit per slot, set where an object
+	 * is, from the span's word gh_span.slots on; and per word of bits the
+	 * index of the object at its first set bit, so that a slot's object is
+	 * a popcount away (gh_span_slot_object), not a search of the span. */
+	uint64_t *slot_bits;
+	uint32_t *slot_rank;
 	bool alloc_headers;    /* 1.22+ layout (no arena bitmap) */
 	uint64_t header_size;  /* malloc header bytes (8) */
 	uint64_t header_min;   /* objects larger than this get a header */
@@ -156,10 +164,18 @@ static inline bool gh_span_covers(const struct gh_span *s, uint64_t addr)
 	return addr >= s->base && addr - s->base < (uint64_t)s->nelems * s->elemsize;
 }
 /* The same when every slot of s holds an object, its place then being
- * arithmetic; NULL otherwise (gh_span_find searches the span's objects). */
+ * arithmetic; NULL otherwise (gh_span_find looks in the span's slot bits). */
 static inline struct gh_object *gh_span_dense_find(const struct gh_heap *h, const struct gh_span *s, uint64_t addr)
 {
 	return s->nobjs && s->nobjs == s->nelems ? &h->objs[s->first + (addr - s->base) / s->elemsize] : NULL;
+}
+#define GH_NO_SLOTS UINT32_MAX
+/* The object in slot i (< nelems) of a span with slot bits (s->slots !=
+ * GH_NO_SLOTS); NULL for a free slot. */
+static inline struct gh_object *gh_span_slot_object(const struct gh_heap *h, const struct gh_span *s, uint64_t i)
+{
+	uint64_t b = h->slot_bits[s->slots + i / 64], m = 1ull << (i % 64);
+	return b & m ? &h->objs[h->slot_rank[s->slots + i / 64] + (uint32_t)__builtin_popcountll(b & (m - 1))] : NULL;
 }
 /* Object size and tininess from the span, for callers that have it. */
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);

@@ -224,6 +224,10 @@ const struct gh_object *gh_span_find(const struct gh_heap *h, const struct gh_sp
 	if (dense || !s->nobjs)
 		return dense;
 	uint64_t i = (addr - s->base) / s->elemsize;
+	if (s->slots != GH_NO_SLOTS)
+		return gh_span_slot_object(h, s, i);
+	/* No slot bits: a span that lost objects between the walk's two passes
+	 * (a live target).  Search its objects. */
 	uint64_t want = s->base + i * s->elemsize + (s->ptrmode == GH_PTR_HEADER ? h->header_size : 0);
 	/* Slot i is object first+i when every slot below it is allocated; each
 	 * free slot below it moves it down by one: search only that window. */

@@ -52,6 +52,8 @@ void gh_heap_free(struct gh_heap *h)
 	free(h->objs);
 	free(h->garbage);
 	free(h->allocating);
+	free(h->slot_bits);
+	free(h->slot_rank);
 	free(h->warnings);
 	free(h);
 }
@@ -370,6 +372,8 @@ static uint32_t span_objects(struct walk *w, struct gh_span *s, struct gh_object
 			break;
 		if (objs) {
 			objs[n].w = (s->base + i * s->elemsize + hdr) >> 3;
+			if (s->slots != GH_NO_SLOTS) /* the span's own words: no other thread writes them */
+				w->h->slot_bits[s->slots + i / 64] |= 1ull << (i % 64);
 			if (use_marks && !bit(mark, i))
 				set_flag(w->h->garbage, s->first + n);
 			/* The runtime's own test (mspan.isFree) trusts allocBits from
@@ -470,7 +474,7 @@ static struct gh_error *enumerate(struct walk *w)
 		parts[i] = (struct part){ .w = w, .lo = (uint32_t)((uint64_t)h->nspans * i / n),
 					  .hi = (uint32_t)((uint64_t)h->nspans * (i + 1) / n) };
 	gh_run_parts(parts, sizeof(parts[0]), n, count_part);
-	uint64_t total = 0;
+	uint64_t total = 0, words = 0;
 	for (uint32_t i = 0; i < h->nspans; i++) {
 		struct gh_span *s = &h->spans[i];
 		if (s->nobjs == UINT32_MAX) {
@@ -480,10 +484,19 @@ static struct gh_error *enumerate(struct walk *w)
 		}
 		s->first = (uint32_t)(total < UINT32_MAX ? total : UINT32_MAX);
 		total += s->nobjs;
+		s->slots = GH_NO_SLOTS;
+		if (s->nobjs && s->nobjs < s->nelems) {
+			s->slots = (uint32_t)(words < UINT32_MAX ? words : UINT32_MAX);
+			words += (s->nelems + 63) / 64;
+		}
 	}
-	if (total > UINT32_MAX - 1)
+	if (total > UINT32_MAX - 1 || words > UINT32_MAX - 1)
 		return gh_errorf(GH_ERR_UNSUPPORTED, "heap has %llu objects; goheap handles up to 2^32",
 				 (unsigned long long)total);
+	h->slot_bits = calloc(words ? words : 1, sizeof(*h->slot_bits));
+	h->slot_rank = malloc((words ? words : 1) * sizeof(*h->slot_rank));
+	if (!h->slot_bits || !h->slot_rank)
+		return gh_errorf(GH_ERR_NOMEM, "cannot allocate the slot bits of %llu spans", (unsigned long long)h->nspans);
 	h->objs = malloc((total ? total : 1) * sizeof(*h->objs));
 	if (!h->objs)
 		return gh_errorf(GH_ERR_NOMEM, "cannot allocate %llu object records", (unsigned long long)total);
@@ -521,6 +534,15 @@ static struct gh_error *enumerate(struct walk *w)
 		}
 	}
 	h->nobjs = at;
+	/* Each word's rank: the index of the object at its first set bit. */
+	for (uint32_t i = 0; i < h->nspans; i++) {
+		const struct gh_span *s = &h->spans[i];
+		uint32_t r = s->first;
+		for (uint32_t k = 0; s->slots != GH_NO_SLOTS && k < (s->nelems + 63) / 64; k++) {
+			h->slot_rank[s->slots + k] = r;
+			r += (uint32_t)__builtin_popcountll(h->slot_bits[s->slots + k]);
+		}
+	}
 	return NULL;
 }
 
