@@ -73,6 +73,7 @@ void gh_goroutines_free(struct gh_goroutines *gs)
 	free(gs->strs);
 	free(gs->wait_names);
 	free(gs->dwfuncs);
+	gh_locals_memo_free(gs->lmemo);
 	free(gs->by_g);
 	free(gs->gs);
 	free(gs);

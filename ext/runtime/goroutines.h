@@ -120,6 +120,7 @@ struct gh_goroutines {
 	struct gh_dwfunc *dwfuncs; /* DWARF functions by entry (locals.c) */
 	size_t ndwfuncs;
 	bool dwfuncs_built;
+	struct gh_locals_memo *lmemo; /* DWARF locals by frame PC (locals.c) */
 	uint64_t *by_g;          /* (g address, index) pairs sorted by address, built on first use */
 	char **strs;             /* strings owned by the list */
 	size_t nstrs, capstrs;
@@ -143,6 +144,7 @@ struct gh_error *gh_goroutine_slots(struct gh_goroutines *gs, struct gh_goroutin
 struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_goroutine *g);
 
 /* Internal to the goroutine files. */
+void gh_locals_memo_free(struct gh_locals_memo *m);
 void gh_goroutine_warn(struct gh_goroutine *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *gh_goroutines_strdup(struct gh_goroutines *gs, const char *s);
 

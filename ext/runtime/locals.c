@@ -54,6 +54,97 @@ static const struct gh_dwfunc *func_at(const struct gh_goroutines *gs, uint64_t 
 	return &gs->dwfuncs[lo - 1];
 }
 
+/* Each frame PC's locals as DWARF gives them, kept: the same PCs recur
+ * from goroutine to goroutine (every worker parked at the same receive),
+ * and reading a function's variables and location lists takes microseconds
+ * a frame.  An open-addressing table of PCs, each naming a run of records. */
+struct pc_locals {
+	uint64_t pc1; /* link-time PC + 1; 0: empty */
+	uint32_t first, n;
+};
+struct gh_locals_memo {
+	struct pc_locals *t;
+	size_t cap, used;      /* cap a power of two */
+	struct gh_dwarf_local *v;
+	size_t n, capv;
+	bool nomem;
+};
+
+void gh_locals_memo_free(struct gh_locals_memo *m)
+{
+	if (!m)
+		return;
+	free(m->t);
+	free(m->v);
+	free(m);
+}
+
+static struct pc_locals *memo_slot(struct gh_locals_memo *m, uint64_t pc)
+{
+	size_t i = (size_t)((pc + 1) * 0x9e3779b97f4a7c15ull >> 20) & (m->cap - 1);
+	while (m->t[i].pc1 && m->t[i].pc1 != pc + 1)
+		i = (i + 1) & (m->cap - 1);
+	return &m->t[i];
+}
+
+/* Room for one more PC; false when out of memory. */
+static bool memo_grow(struct gh_locals_memo *m)
+{
+	if (m->t && 2 * (m->used + 1) <= m->cap)
+		return true;
+	struct gh_locals_memo old = *m;
+	m->cap = old.cap ? old.cap * 2 : 256;
+	if (!(m->t = calloc(m->cap, sizeof(*m->t)))) {
+		*m = old;
+		return false;
+	}
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.t[i].pc1)
+			*memo_slot(m, old.t[i].pc1 - 1) = old.t[i];
+	free(old.t);
+	return true;
+}
+
+static void keep(void *arg, const struct gh_dwarf_local *l)
+{
+	struct gh_locals_memo *m = arg;
+	if (m->n == m->capv) {
+		size_t nc = m->capv ? m->capv * 2 : 256;
+		struct gh_dwarf_local *v = nc <= UINT32_MAX ? realloc(m->v, nc * sizeof(*v)) : NULL;
+		if (!v) {
+			m->nomem = true;
+			return;
+		}
+		m->v = v;
+		m->capv = nc;
+	}
+	m->v[m->n++] = *l;
+}
+
+/* The locals of function die at link-time PC pc, from the memo (filled
+ * on first use); NULL when it cannot be had (the caller reads DWARF). */
+static const struct pc_locals *memo_locals(struct gh_goroutines *gs, uint64_t die, uint64_t pc)
+{
+	if (!gs->lmemo && !(gs->lmemo = calloc(1, sizeof(*gs->lmemo))))
+		return NULL;
+	struct gh_locals_memo *m = gs->lmemo;
+	if (!memo_grow(m))
+		return NULL;
+	struct pc_locals *e = memo_slot(m, pc);
+	if (e->pc1)
+		return e;
+	size_t first = m->n;
+	m->nomem = false;
+	gh_dwarf_function_locals(gs->p->dw, die, pc, keep, m);
+	if (m->nomem) {
+		m->n = first;
+		return NULL;
+	}
+	*e = (struct pc_locals){ pc + 1, (uint32_t)first, (uint32_t)(m->n - first) };
+	m->used++;
+	return e;
+}
+
 struct lvec {
 	struct gh_goroutines *gs;
 	struct gh_local *v;
@@ -126,7 +217,13 @@ struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_gorouti
 			continue;
 		o.frame = i;
 		o.cfa = fr->fp;
-		gh_dwarf_function_locals(p->dw, df->die, pc - bias, take, &o);
+		const struct pc_locals *e = memo_locals(gs, df->die, pc - bias);
+		if (!e) {
+			gh_dwarf_function_locals(p->dw, df->die, pc - bias, take, &o);
+			continue;
+		}
+		for (uint32_t k = 0; k < e->n; k++)
+			take(&o, &gs->lmemo->v[e->first + k]);
 	}
 	if (o.nomem) {
 		free(o.v);
