@@ -34,6 +34,16 @@ const char *gh_root_kind_name(enum gh_root_kind k)
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
 
+/* gh_edge_place's index: the edges of row u as (target << 32 | place),
+ * sorted, so that a target's first place is the first of its pairs. */
+#define PLACE_SCAN 64 /* rows up to this long are scanned */
+struct gh_place_index {
+	uint32_t last;   /* the row asked about last */
+	uint32_t u;      /* the row indexed, if pairs */
+	uint64_t *pairs;
+	uint32_t n;
+};
+
 void gh_graph_free(struct gh_graph *g)
 {
 	if (!g)
@@ -48,7 +58,56 @@ void gh_graph_free(struct gh_graph *g)
 	free(g->idom);
 	free(g->retained);
 	free(g->stack_warning);
+	if (g->place)
+		free(g->place->pairs);
+	free(g->place);
 	free(g);
+}
+
+static void index_row(const struct gh_graph *g, struct gh_place_index *x, uint32_t u)
+{
+	uint32_t n = g->off[u + 1] - g->off[u];
+	uint64_t *a = malloc((size_t)n * sizeof(*a)), *tmp = malloc((size_t)n * sizeof(*tmp));
+	if (!a || !tmp) {
+		free(a);
+		free(tmp);
+		return; /* scans instead */
+	}
+	for (uint32_t i = 0; i < n; i++)
+		a[i] = (uint64_t)g->adj[g->off[u] + i] << 32 | i;
+	gh_radix_sort(&a, &tmp, n, 0);
+	free(tmp);
+	free(x->pairs);
+	x->pairs = a;
+	x->n = n;
+	x->u = u;
+}
+
+uint32_t gh_edge_place(const struct gh_graph *g, uint32_t u, uint32_t v)
+{
+	uint32_t lo = g->off[u], hi = g->off[u + 1];
+	struct gh_place_index *x = g->place;
+	if (hi - lo > PLACE_SCAN && x) {
+		if (!(x->pairs && x->u == u) && x->last == u)
+			index_row(g, x, u);
+		x->last = u;
+		if (x->pairs && x->u == u) {
+			uint64_t key = (uint64_t)v << 32;
+			uint32_t a = 0, b = x->n;
+			while (a < b) { /* the first pair at or above key */
+				uint32_t m = a + (b - a) / 2;
+				if (x->pairs[m] < key)
+					a = m + 1;
+				else
+					b = m;
+			}
+			return a < x->n && x->pairs[a] >> 32 == v ? (uint32_t)x->pairs[a] : UINT32_MAX;
+		}
+	}
+	for (uint32_t e = lo; e < hi; e++)
+		if (g->adj[e] == v)
+			return e - lo;
+	return UINT32_MAX;
 }
 
 struct gh_error *gh_root_begin(struct gh_root_builder *b, enum gh_root_kind kind, const char *name, uint64_t addr,
@@ -424,6 +483,8 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	if (!g)
 		return &gh_error_nomem;
 	g->h = h;
+	if ((g->place = calloc(1, sizeof(*g->place)))) /* without it, gh_edge_place scans */
+		g->place->last = UINT32_MAX;
 	struct gh_root_builder b = { .h = h };
 	struct gh_error *err = collect_roots(h, g, &b);
 	if (err)

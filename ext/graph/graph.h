@@ -58,6 +58,7 @@ struct gh_graph {
 	 * off has nroots + 2 entries, objects' edges are read from the heap. */
 	bool partial;
 	char *stack_warning;          /* why goroutine stacks are not roots (NULL: they are) */
+	struct gh_place_index *place; /* gh_edge_place's index of one long row (graph.c) */
 };
 
 static inline uint32_t gh_obj_vertex(const struct gh_graph *g, uint32_t obj) { return 1 + g->nroots + obj; }
@@ -65,14 +66,11 @@ static inline bool gh_vertex_is_obj(const struct gh_graph *g, uint32_t v) { retu
 static inline uint32_t gh_vertex_obj(const struct gh_graph *g, uint32_t v) { return v - 1 - g->nroots; }
 static inline bool gh_reachable(const struct gh_graph *g, uint32_t v) { return (g->reach[v / 8] >> (v % 8)) & 1; }
 /* The place of u's first edge to v among u's edges, UINT32_MAX if u does
- * not point at v (a scan of u's edges). */
-static inline uint32_t gh_edge_place(const struct gh_graph *g, uint32_t u, uint32_t v)
-{
-	for (uint32_t e = g->off[u]; e < g->off[u + 1]; e++)
-		if (g->adj[e] == v)
-			return e - g->off[u];
-	return UINT32_MAX;
-}
+ * not point at v.  A scan of u's edges; a long row asked about twice in a
+ * row is indexed (the paths of a slice's 500,000 maps each ask the slice's
+ * row), so that labelling every element is not quadratic.  Not for several
+ * threads at once. */
+uint32_t gh_edge_place(const struct gh_graph *g, uint32_t u, uint32_t v);
 static inline bool gh_has_edge(const struct gh_graph *g, uint32_t u, uint32_t v)
 {
 	return gh_edge_place(g, u, v) != UINT32_MAX;
