@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../util/sort.h"
+#include "../util/vec.h"
 #include "goroutines.h"
 
 struct gh_dwfunc {
@@ -229,7 +230,7 @@ struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_gorouti
 		free(o.v);
 		return &gh_error_nomem;
 	}
-	g->locals = o.v;
+	g->locals = gh_shrink(o.v, o.n * sizeof(*o.v));
 	g->nlocals = o.n;
 	return NULL;
 }

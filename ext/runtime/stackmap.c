@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../util/sort.h"
+#include "../util/vec.h"
 #include "goroutines.h"
 
 #define MAX_STACK_OBJECTS 4096 /* per frame */
@@ -317,7 +318,7 @@ struct gh_error *gh_goroutine_slots(struct gh_goroutines *gs, struct gh_goroutin
 	}
 	if (s.n)
 		gh_sort(s.v, s.n, sizeof(*s.v), slot_cmp);
-	g->slots = s.v;
+	g->slots = gh_shrink(s.v, s.n * sizeof(*s.v));
 	g->nslots = s.n;
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/vec.h"
 #include "goroutines.h"
 
 #define MAX_FRAMES 20000  /* deeper than any sane stack: truncate with a warning */
@@ -385,7 +386,7 @@ struct gh_error *gh_goroutine_frames(struct gh_goroutines *gs, struct gh_gorouti
 		free(o.v);
 		return &gh_error_nomem;
 	}
-	g->frames = o.v;
+	g->frames = o.v = gh_shrink(o.v, o.n * sizeof(*o.v));
 	g->nframes = o.n;
 	if (o.n && !(o.v[o.n - 1].flags & GH_FRAME_TOP)) {
 		o.v[o.n - 1].flags |= GH_FRAME_TRUNCATED;
