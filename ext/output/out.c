@@ -12,7 +12,8 @@ enum kind { K_OBJECT, K_LIST, K_STRLIST, K_NUMLIST, K_TABLE, K_STR, K_U64, K_I64
 
 struct gh_node {
 	enum kind kind;
-	char *key;
+	uint32_t nkids, capkids;
+	const char *key;
 	struct gh_out *out;
 	union {
 		char *s;
@@ -21,43 +22,79 @@ struct gh_node {
 		bool b;
 	};
 	struct gh_node **kids;
-	size_t nkids, capkids;
 };
 
 GH_VEC(warnvec, char *)
+
+/* The document's nodes, strings and child arrays come from chunks freed
+ * together: a listing of 500,000 maps is millions of nodes, and a malloc
+ * and a free each (with their headers) took more memory and time than the
+ * analysis behind them. */
+struct chunk {
+	struct chunk *next;
+	size_t size;
+	char data[];
+};
+#define CHUNK (64u << 10)
 
 struct gh_out {
 	struct gh_node *root;
 	bool oom;
 	struct warnvec warnings;
+	struct chunk *chunks; /* the newest first */
+	size_t used;          /* of the newest */
+	const char *last_key; /* a key as the caller passed it, and its copy */
+	const char *last_copy;
 };
 
-static void node_free(struct gh_node *n)
+/* n bytes, 8-aligned, from the document's chunks; NULL when out of memory. */
+static void *oalloc(struct gh_out *o, size_t n)
 {
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->nkids; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->key);
-	if (n->kind == K_STR)
-		free(n->s);
-	free(n);
+	n = (n + 7) & ~(size_t)7;
+	if (!o->chunks || o->chunks->size - o->used < n) {
+		size_t size = n > CHUNK ? n : CHUNK;
+		struct chunk *c = malloc(sizeof(*c) + size);
+		if (!c) {
+			o->oom = true;
+			return NULL;
+		}
+		c->next = o->chunks;
+		c->size = size;
+		o->chunks = c;
+		o->used = 0;
+	}
+	void *p = o->chunks->data + o->used;
+	o->used += n;
+	return p;
+}
+
+static char *ostrdup(struct gh_out *o, const char *s, size_t len)
+{
+	char *r = oalloc(o, len + 1);
+	if (r) {
+		memcpy(r, s, len);
+		r[len] = 0;
+	}
+	return r;
 }
 
 static struct gh_node *node_new(struct gh_out *o, enum kind k, const char *key)
 {
-	struct gh_node *n = calloc(1, sizeof(*n));
-	if (!n) {
-		o->oom = true;
+	struct gh_node *n = oalloc(o, sizeof(*n));
+	if (!n)
 		return NULL;
-	}
+	memset(n, 0, sizeof(*n));
 	n->kind = k;
 	n->out = o;
-	if (key && !(n->key = strdup(key))) {
-		free(n);
-		o->oom = true;
-		return NULL;
+	if (key) { /* a table's rows pass the same keys over and over: copied once while they do */
+		if (key == o->last_key && !strcmp(key, o->last_copy)) {
+			n->key = o->last_copy;
+		} else if ((n->key = ostrdup(o, key, strlen(key)))) {
+			o->last_key = key;
+			o->last_copy = n->key;
+		} else {
+			return NULL;
+		}
 	}
 	return n;
 }
@@ -69,7 +106,7 @@ struct gh_out *gh_out_new(void)
 		return NULL;
 	o->root = node_new(o, K_OBJECT, NULL);
 	if (!o->root) {
-		free(o);
+		gh_out_free(o);
 		return NULL;
 	}
 	return o;
@@ -79,7 +116,10 @@ void gh_out_free(struct gh_out *o)
 {
 	if (!o)
 		return;
-	node_free(o->root);
+	for (struct chunk *c = o->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	for (size_t i = 0; i < o->warnings.len; i++)
 		free(o->warnings.data[i]);
 	free(o->warnings.data);
@@ -115,14 +155,17 @@ static struct gh_node *add(struct gh_node *parent, enum kind k, const char *key)
 	struct gh_node *n = node_new(o, k, key);
 	if (!n)
 		return NULL;
-	if (parent->nkids == parent->capkids) {
-		size_t nc = parent->capkids ? parent->capkids * 2 : 8;
-		struct gh_node **nk = realloc(parent->kids, nc * sizeof(*nk));
-		if (!nk) {
-			node_free(n);
+	if (parent->nkids == parent->capkids) { /* the old array stays in its chunk: at most as much again */
+		if (parent->capkids > UINT32_MAX / 2) {
 			o->oom = true;
 			return NULL;
 		}
+		uint32_t nc = parent->capkids ? parent->capkids * 2 : 4;
+		struct gh_node **nk = oalloc(o, nc * sizeof(*nk));
+		if (!nk)
+			return NULL;
+		if (parent->nkids)
+			memcpy(nk, parent->kids, parent->nkids * sizeof(*nk));
 		parent->kids = nk;
 		parent->capkids = nc;
 	}
@@ -144,7 +187,7 @@ static size_t utf8_len(const unsigned char *p)
 
 /* Strings may come from the target (file names in a core, Go strings):
  * bytes that are not UTF-8 become "\xNN" so both renderers stay valid. */
-static char *clean_utf8(const char *s)
+static char *clean_utf8(struct gh_out *o, const char *s)
 {
 	size_t len = strlen(s), bad = 0;
 	for (size_t i = 0; i < len;) {
@@ -152,7 +195,9 @@ static char *clean_utf8(const char *s)
 		bad += !n;
 		i += n ? n : 1;
 	}
-	char *r = malloc(len + 3 * bad + 1), *w = r;
+	if (!bad)
+		return ostrdup(o, s, len);
+	char *r = oalloc(o, len + 3 * bad + 1), *w = r;
 	if (!r)
 		return NULL;
 	for (size_t i = 0; i < len;) {
@@ -173,7 +218,7 @@ static char *clean_utf8(const char *s)
 void gh_put_str(struct gh_node *n, const char *key, const char *val)
 {
 	struct gh_node *c = add(n, K_STR, key);
-	if (c && !(c->s = clean_utf8(val ? val : ""))) {
+	if (c && !(c->s = clean_utf8(c->out, val ? val : ""))) {
 		c->kind = K_NULL;
 		c->out->oom = true;
 	}
@@ -472,7 +517,7 @@ static void text_child(FILE *f, const struct gh_node *k, int ind)
 	case K_TABLE:
 		fprintf(f, "%*s", ind, "");
 		label(f, k->key);
-		fprintf(f, " (%zu):\n", k->nkids);
+		fprintf(f, " (%zu):\n", (size_t)k->nkids);
 		text_table(f, k, ind + 2);
 		break;
 	case K_STRLIST:
