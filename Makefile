@@ -114,11 +114,13 @@ clean:
 	rm -rf $(BUILD)
 
 # Benchmark (docs/performance.md): times goheap on the core of a ≈1 GiB, ≈10 M-object Go heap
-# against a sequential read of the same core. Not part of `make test`; takes about a minute and
-# up to 2.5 GB of disk under build/bench/.
+# against a sequential read of the same core, then on the core of corefiles/src/shapes (heap shapes
+# that were once slow out of proportion). Not part of `make test`; takes about two minutes and up to
+# 3.3 GB of disk under build/bench/.
 bench-deps: deps
 	@scripts/bench/apt-go
 	@$(MAKE) --no-print-directory deps DEB_PKGS=time
 
 bench: deps build bench-deps
 	$(PY) scripts/bench/run
+	$(PY) scripts/bench/run --program shapes
