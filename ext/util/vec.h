@@ -39,7 +39,7 @@
 
 /* An array grown geometrically, cut to the bytes it holds once complete:
  * a list kept per goroutine would otherwise keep up to half again its size
- * (50,000 goroutines' frames, slots and locals: 150 MB of slack). */
+ * (50,000 goroutines' frames, slots and locals: about 110 MB of slack). */
 static inline __attribute__((unused)) void *gh_shrink(void *p, size_t bytes)
 {
 	if (!bytes) {
