@@ -114,7 +114,7 @@ clean:
 	rm -rf $(BUILD)
 
 # Benchmark (docs/performance.md): times goheap on the core of a ≈1 GiB, ≈10 M-object Go heap
-# against a sequential read of the same core, then on the core of corefiles/src/shapes (heap shapes
+# against a sequential read of the same core, then on the core of its -heap shapes (heap shapes
 # that were once slow out of proportion). Not part of `make test`; takes about two minutes and up to
 # 3.3 GB of disk under build/bench/.
 bench-deps: deps

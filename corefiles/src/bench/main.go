@@ -4,6 +4,7 @@
 //
 //	bench -facts F                     # crash mode: panics (run with GOTRACEBACK=crash, ulimit -c)
 //	bench -facts F -mode wait -ready R # wait mode: writes R, sleeps until killed (for gdb's gcore)
+//	bench -heap shapes ...             # the shapes heap instead (shapes.go)
 //
 // -scale S multiplies the object counts (1 gives ≈1 GiB and ≈10 M objects). The heap mixes what real
 // programs hold: 64-byte structs with four pointers chained into lists, strings and []byte of many
@@ -334,8 +335,9 @@ func main() {
 	mode := flag.String("mode", "crash", "crash (panic, for GOTRACEBACK=crash) or wait (sleep until killed)")
 	ready := flag.String("ready", "", "wait mode: file written once the heap is complete")
 	scale := flag.Float64("scale", 1, "multiply the object counts by this")
+	heap := flag.String("heap", "bench", "bench (the ≈1 GiB heap) or shapes (shapes.go)")
 	flag.Parse()
-	if *factsPath == "" || (*mode != "crash" && *mode != "wait") || *scale <= 0 {
+	if *factsPath == "" || (*mode != "crash" && *mode != "wait") || *scale <= 0 || (*heap != "bench" && *heap != "shapes") {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -343,12 +345,16 @@ func main() {
 	start := time.Now()
 	debug.SetGCPercent(-1) // build without collections; one full GC settles the heap below
 	b := &builder{r: 0x9e3779b97f4a7c15, scale: *scale, count: map[string]int{}}
-	b.pool = make([]byte, 1<<16)
-	for i := range b.pool {
-		b.pool[i] = byte('a' + b.r.next()%26)
+	if *heap == "shapes" {
+		b.buildShapes()
+	} else {
+		b.pool = make([]byte, 1<<16)
+		for i := range b.pool {
+			b.pool[i] = byte('a' + b.r.next()%26)
+		}
+		b.build()
+		b.pool = nil
 	}
-	b.build()
-	b.pool = nil
 	runtime.GC()
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -356,7 +362,7 @@ func main() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	f := facts{
-		Program:      "corefiles/src/bench",
+		Program:      map[string]string{"bench": "corefiles/src/bench", "shapes": "corefiles/src/bench -heap shapes"}[*heap],
 		GoVersion:    runtime.Version(),
 		GOARCH:       runtime.GOARCH,
 		Scale:        *scale,

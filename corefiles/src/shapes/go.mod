@@ -1,3 +1,0 @@
-module shapes
-
-go 1.22
