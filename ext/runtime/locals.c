@@ -63,11 +63,11 @@ struct pc_locals {
 	uint64_t pc1; /* link-time PC + 1; 0: empty */
 	uint32_t first, n;
 };
+GH_VEC(ldvec, struct gh_dwarf_local)
 struct gh_locals_memo {
 	struct pc_locals *t;
 	size_t cap, used;      /* cap a power of two */
-	struct gh_dwarf_local *v;
-	size_t n, capv;
+	struct ldvec v;        /* the runs of records */
 	bool nomem;
 };
 
@@ -76,7 +76,7 @@ void gh_locals_memo_free(struct gh_locals_memo *m)
 	if (!m)
 		return;
 	free(m->t);
-	free(m->v);
+	free(m->v.data);
 	free(m);
 }
 
@@ -109,17 +109,11 @@ static bool memo_grow(struct gh_locals_memo *m)
 static void keep(void *arg, const struct gh_dwarf_local *l)
 {
 	struct gh_locals_memo *m = arg;
-	if (m->n == m->capv) {
-		size_t nc = m->capv ? m->capv * 2 : 256;
-		struct gh_dwarf_local *v = nc <= UINT32_MAX ? realloc(m->v, nc * sizeof(*v)) : NULL;
-		if (!v) {
-			m->nomem = true;
-			return;
-		}
-		m->v = v;
-		m->capv = nc;
-	}
-	m->v[m->n++] = *l;
+	struct gh_dwarf_local *d = m->v.len < UINT32_MAX ? ldvec_append(&m->v, 1) : NULL;
+	if (d)
+		*d = *l;
+	else
+		m->nomem = true;
 }
 
 /* The locals of function die at link-time PC pc, from the memo (filled
@@ -134,14 +128,14 @@ static const struct pc_locals *memo_locals(struct gh_goroutines *gs, uint64_t di
 	struct pc_locals *e = memo_slot(m, pc);
 	if (e->pc1)
 		return e;
-	size_t first = m->n;
+	size_t first = m->v.len;
 	m->nomem = false;
 	gh_dwarf_function_locals(gs->p->dw, die, pc, keep, m);
 	if (m->nomem) {
-		m->n = first;
+		m->v.len = first;
 		return NULL;
 	}
-	*e = (struct pc_locals){ pc + 1, (uint32_t)first, (uint32_t)(m->n - first) };
+	*e = (struct pc_locals){ pc + 1, (uint32_t)first, (uint32_t)(m->v.len - first) };
 	m->used++;
 	return e;
 }
@@ -224,7 +218,7 @@ struct gh_error *gh_goroutine_locals(struct gh_goroutines *gs, struct gh_gorouti
 			continue;
 		}
 		for (uint32_t k = 0; k < e->n; k++)
-			take(&o, &gs->lmemo->v[e->first + k]);
+			take(&o, &gs->lmemo->v.data[e->first + k]);
 	}
 	if (o.nomem) {
 		free(o.v);
