@@ -65,6 +65,7 @@ struct typer {
 	struct gh_types *T;
 	uint64_t *pending;  /* bit per object: typed, not yet walked */
 	uint64_t *summary;  /* bit per word of pending that may be non-zero */
+	uint64_t *summary2; /* bit per word of summary that may be non-zero */
 	size_t nwords;
 	uint64_t heap_lo;   /* first span's base: proposals are offsets from it */
 	struct gh_typing_stats *st;
@@ -158,6 +159,7 @@ static void push_flush(struct typer *k)
 		size_t added = (size_t)__builtin_popcountll(bits & ~k->pending[w]);
 		k->pending[w] |= bits;
 		k->summary[w / 64] |= sbit;
+		k->summary2[w / 4096] |= 1ull << (w / 64 % 64);
 		k->npending += added;
 		if (w < k->low)
 			k->low = w;
@@ -168,8 +170,14 @@ static void push_flush(struct typer *k)
 	size_t added = (size_t)__builtin_popcountll(bits & ~old);
 	if (!added)
 		return;
-	if (!(__atomic_load_n(&k->summary[w / 64], __ATOMIC_SEQ_CST) & sbit))
-		__atomic_fetch_or(&k->summary[w / 64], sbit, __ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&k->summary[w / 64], __ATOMIC_SEQ_CST) & sbit) &&
+	    !(__atomic_fetch_or(&k->summary[w / 64], sbit, __ATOMIC_SEQ_CST) & sbit)) {
+		/* Newly set: its summary word's bit too (next_summary clears it
+		 * only after seeing the word empty, and then looks again). */
+		uint64_t s2bit = 1ull << (w / 64 % 64);
+		if (!(__atomic_load_n(&k->summary2[w / 4096], __ATOMIC_SEQ_CST) & s2bit))
+			__atomic_fetch_or(&k->summary2[w / 4096], s2bit, __ATOMIC_SEQ_CST);
+	}
 	size_t low = __atomic_load_n(&k->low, __ATOMIC_RELAXED);
 	while (w < low && !__atomic_compare_exchange_n(&k->low, &low, w, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
@@ -206,13 +214,43 @@ static size_t npending(struct typer *k)
 
 /* The first word of the pending set at or after word w that has a bit set;
  * SIZE_MAX if none. */
+/* The first word of summary at or after word s that may have a bit set,
+ * found through summary2; SIZE_MAX if none.  A long list followed one node
+ * a sweep asks for the next pending word millions of times, the rest of
+ * the work lying far ahead: a scan of summary word by word read 215 M
+ * words on the shapes heap. */
+static size_t next_summary(struct typer *k, size_t s)
+{
+	size_t nsum = (k->nwords + 63) / 64;
+	for (size_t t = s / 64, first = s % 64; t * 64 < nsum; t++, first = 0) {
+		uint64_t b = __atomic_load_n(&k->summary2[t], __ATOMIC_RELAXED) & (~0ull << first);
+		while (b) {
+			size_t ss = t * 64 + (size_t)__builtin_ctzll(b);
+			uint64_t bit = 1ull << (ss % 64);
+			if (ss >= nsum)
+				return SIZE_MAX;
+			if (__atomic_load_n(&k->summary[ss], __ATOMIC_SEQ_CST))
+				return ss;
+			/* Emptied since: forget it, unless it was refilled meanwhile. */
+			__atomic_fetch_and(&k->summary2[t], ~bit, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&k->summary[ss], __ATOMIC_SEQ_CST)) {
+				__atomic_fetch_or(&k->summary2[t], bit, __ATOMIC_SEQ_CST);
+				return ss;
+			}
+			b &= b - 1;
+		}
+	}
+	return SIZE_MAX;
+}
+
 static size_t next_pending(struct typer *k, size_t w)
 {
 	if (w >= k->nwords)
 		return SIZE_MAX;
 	if (__atomic_load_n(&k->pending[w], __ATOMIC_RELAXED))
 		return w;
-	for (size_t s = (w + 1) / 64, first = (w + 1) % 64; s * 64 < k->nwords; s++, first = 0) {
+	size_t s = (w + 1) / 64, first = (w + 1) % 64;
+	while (s != SIZE_MAX && s * 64 < k->nwords) {
 		uint64_t sb = __atomic_load_n(&k->summary[s], __ATOMIC_RELAXED) & (~0ull << first);
 		while (sb) {
 			size_t ww = s * 64 + (size_t)__builtin_ctzll(sb);
@@ -226,6 +264,8 @@ static size_t next_pending(struct typer *k, size_t w)
 				return ww;
 			sb &= sb - 1;
 		}
+		s = next_summary(k, s + 1);
+		first = 0;
 	}
 	return SIZE_MAX;
 }
@@ -1643,9 +1683,11 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	k.nwords = (size_t)h->nobjs / 64 + 1;
 	k.pending = calloc(k.nwords, sizeof(*k.pending));
 	k.summary = calloc(k.nwords / 64 + 1, sizeof(*k.summary));
-	if (!k.pending || !k.summary) {
+	k.summary2 = calloc(k.nwords / 4096 + 1, sizeof(*k.summary2));
+	if (!k.pending || !k.summary || !k.summary2) {
 		free(k.pending);
 		free(k.summary);
+		free(k.summary2);
 		return &gh_error_nomem;
 	}
 	k.u8 = by_name(&k, "uint8");
@@ -1714,6 +1756,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	free(k.scratch);
 	free(k.pending);
 	free(k.summary);
+	free(k.summary2);
 	free(k.vals);
 	free(k.vseen);
 	free(k.closures);
