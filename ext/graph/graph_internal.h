@@ -57,8 +57,8 @@ void gh_pages_free(struct gh_pages *p);
 
 /* Where a pointer value leads, as the graph resolves it: into no span's
  * page (no edge); to object *obj; into a span's page but no object; or
- * to be found through the span table (gh_heap_find), outside the table or
- * in a span with free slots. */
+ * to be found through the span table (gh_heap_find): outside the table, or
+ * a SEARCH page (a large span, a span without slot bits). */
 enum { GH_RESOLVE_NONE, GH_RESOLVE_OBJECT, GH_RESOLVE_FREE, GH_RESOLVE_SEARCH };
 static inline int gh_pages_resolve(const struct gh_heap *h, const struct gh_pages *p, uint64_t value, uint32_t *obj)
 {
@@ -79,11 +79,7 @@ static inline int gh_pages_resolve(const struct gh_heap *h, const struct gh_page
 		*obj = pg->first + i;
 		return GH_RESOLVE_OBJECT;
 	}
-	uint64_t b = h->slot_bits[pg->first + i / 64], m = 1ull << (i % 64);
-	if (!(b & m))
-		return GH_RESOLVE_FREE;
-	*obj = h->slot_rank[pg->first + i / 64] + (uint32_t)__builtin_popcountll(b & (m - 1));
-	return GH_RESOLVE_OBJECT;
+	return gh_slot_index(h, pg->first, i, obj) ? GH_RESOLVE_OBJECT : GH_RESOLVE_FREE;
 }
 
 #endif

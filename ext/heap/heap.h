@@ -170,12 +170,22 @@ static inline struct gh_object *gh_span_dense_find(const struct gh_heap *h, cons
 	return s->nobjs && s->nobjs == s->nelems ? &h->objs[s->first + (addr - s->base) / s->elemsize] : NULL;
 }
 #define GH_NO_SLOTS UINT32_MAX
+/* The index of the object in slot i of the span whose slot bits start at
+ * word slots (gh_span.slots); false for a free slot. */
+static inline bool gh_slot_index(const struct gh_heap *h, uint32_t slots, uint64_t i, uint32_t *obj)
+{
+	uint64_t b = h->slot_bits[slots + i / 64], m = 1ull << (i % 64);
+	if (!(b & m))
+		return false;
+	*obj = h->slot_rank[slots + i / 64] + (uint32_t)__builtin_popcountll(b & (m - 1));
+	return true;
+}
 /* The object in slot i (< nelems) of a span with slot bits (s->slots !=
  * GH_NO_SLOTS); NULL for a free slot. */
 static inline struct gh_object *gh_span_slot_object(const struct gh_heap *h, const struct gh_span *s, uint64_t i)
 {
-	uint64_t b = h->slot_bits[s->slots + i / 64], m = 1ull << (i % 64);
-	return b & m ? &h->objs[h->slot_rank[s->slots + i / 64] + (uint32_t)__builtin_popcountll(b & (m - 1))] : NULL;
+	uint32_t obj;
+	return gh_slot_index(h, s->slots, i, &obj) ? &h->objs[obj] : NULL;
 }
 /* Object size and tininess from the span, for callers that have it. */
 uint64_t gh_span_obj_size(const struct gh_heap *h, const struct gh_span *s);
