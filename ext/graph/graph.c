@@ -7,12 +7,12 @@
  * parts' buffers are laid end to end after the roots' rows.  The only
  * per-edge memory is the 4-byte target.  A pointer resolves to the object
  * containing it (interior pointers included); words that point at no live
- * object are squeezed out.  A pointer into a span whose slots are all
- * objects (nearly all of them, after a collection) resolves by arithmetic
- * from a table of 16 bytes per heap page (pages.c), small enough to stay
- * in the cache; resolving the others in walk order would miss the
- * cache on every one, so they are resolved in batches sorted by target
- * address.  Edge buffers are mappings of their own: the first
+ * object are squeezed out.  A pointer into a small span resolves from a
+ * table of 16 bytes per heap page (pages.c), small enough to stay in the
+ * cache: by arithmetic when the span's slots are all objects, through the
+ * heap's slot bits when some are free; resolving the others in walk order
+ * would miss the cache on every one, so they are resolved in batches
+ * sorted by target address.  Edge buffers are mappings of their own: the first
  * part's becomes the edge table, and the second part's pages are moved
  * behind its rows (mremap) rather than copied into fresh ones. */
 #include <stdlib.h>

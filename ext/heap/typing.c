@@ -212,8 +212,6 @@ static size_t npending(struct typer *k)
 	return __atomic_load_n(&k->npending, __ATOMIC_ACQUIRE);
 }
 
-/* The first word of the pending set at or after word w that has a bit set;
- * SIZE_MAX if none. */
 /* The first word of summary at or after word s that may have a bit set,
  * found through summary2; SIZE_MAX if none.  A long list followed one node
  * a sweep asks for the next pending word millions of times, the rest of
@@ -243,6 +241,8 @@ static size_t next_summary(struct typer *k, size_t s)
 	return SIZE_MAX;
 }
 
+/* The first word of the pending set at or after word w that has a bit set;
+ * SIZE_MAX if none. */
 static size_t next_pending(struct typer *k, size_t w)
 {
 	if (w >= k->nwords)
