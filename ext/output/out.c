@@ -36,6 +36,7 @@ struct chunk {
 	char data[];
 };
 #define CHUNK (64u << 10)
+#define KEYS 64 /* keys remembered by the pointer the caller passed */
 
 struct gh_out {
 	struct gh_node *root;
@@ -43,8 +44,7 @@ struct gh_out {
 	struct warnvec warnings;
 	struct chunk *chunks; /* the newest first */
 	size_t used;          /* of the newest */
-	const char *last_key; /* a key as the caller passed it, and its copy */
-	const char *last_copy;
+	struct { const char *key, *copy; } keys[KEYS]; /* a key as the caller passed it, and its copy */
 };
 
 /* n bytes, 8-aligned, from the document's chunks; NULL when out of memory. */
@@ -86,12 +86,13 @@ static struct gh_node *node_new(struct gh_out *o, enum kind k, const char *key)
 	memset(n, 0, sizeof(*n));
 	n->kind = k;
 	n->out = o;
-	if (key) { /* a table's rows pass the same keys over and over: copied once while they do */
-		if (key == o->last_key && !strcmp(key, o->last_copy)) {
-			n->key = o->last_copy;
+	if (key) { /* a table's cells pass the same few keys row after row: each copied once */
+		size_t i = (size_t)((uintptr_t)key >> 3) % KEYS;
+		if (o->keys[i].key == key && !strcmp(key, o->keys[i].copy)) {
+			n->key = o->keys[i].copy;
 		} else if ((n->key = ostrdup(o, key, strlen(key)))) {
-			o->last_key = key;
-			o->last_copy = n->key;
+			o->keys[i].key = key;
+			o->keys[i].copy = n->key;
 		} else {
 			return NULL;
 		}
