@@ -361,8 +361,12 @@ func main() {
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	program := "corefiles/src/bench"
+	if *heap == "shapes" {
+		program += " -heap shapes"
+	}
 	f := facts{
-		Program:      map[string]string{"bench": "corefiles/src/bench", "shapes": "corefiles/src/bench -heap shapes"}[*heap],
+		Program:      program,
 		GoVersion:    runtime.Version(),
 		GOARCH:       runtime.GOARCH,
 		Scale:        *scale,
