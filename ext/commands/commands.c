@@ -8,6 +8,7 @@
 #include "../heap/typing.h"
 #include "../runtime/goroutines.h"
 #include "../util/threads.h"
+#include "../util/timings.h"
 #include "commands.h"
 
 /* Cache slots in struct gh_program, in build order. */
@@ -79,8 +80,11 @@ static struct gh_error *graph(struct gh_program *p, bool typed, bool dominators,
 			gh_error_free(j.err);
 		return err ? err : j.err;
 	}
-	if (!dominators)
+	if (!dominators && !g->retained) {
+		double t0 = gh_phase_begin();
 		GH_TRY(gh_graph_root_retained(g));
+		gh_phase_end("retained by roots", t0);
+	}
 	*out = g;
 	return NULL;
 }
@@ -123,7 +127,9 @@ struct gh_error *gh_cmd_types(struct gh_program *p, struct gh_types **out)
 {
 	if (!p->cache[SLOT_TYPES].ptr) {
 		struct gh_types *t;
+		double t0 = gh_phase_begin();
 		GH_TRY(gh_types_new(p, &t));
+		gh_phase_end("types", t0);
 		p->cache[SLOT_TYPES] = (struct gh_cache_slot){ t, types_free };
 	}
 	*out = p->cache[SLOT_TYPES].ptr;
@@ -134,7 +140,9 @@ static struct gh_error *heap_untyped(struct gh_program *p, struct gh_heap **out)
 {
 	if (!p->cache[SLOT_HEAP].ptr) {
 		struct gh_heap *h;
+		double t0 = gh_phase_begin();
 		GH_TRY(gh_heap_build(p, &h));
+		gh_phase_end("heap", t0);
 		p->cache[SLOT_HEAP] = (struct gh_cache_slot){ h, heap_free };
 	}
 	*out = p->cache[SLOT_HEAP].ptr;
@@ -160,7 +168,9 @@ struct gh_error *gh_cmd_heap(struct gh_program *p, struct gh_heap **out)
 			if (!st)
 				return &gh_error_nomem;
 			p->cache[SLOT_TYPING] = (struct gh_cache_slot){ st, free };
+			double t0 = gh_phase_begin();
 			GH_TRY(gh_heap_type_objects(h, t, st));
+			gh_phase_end("typing", t0);
 		}
 	}
 	*out = h;
@@ -383,7 +393,7 @@ struct gh_error *gh_cmd_help(struct gh_program *p, int argc, char **argv, struct
 		return NULL;
 	}
 	gh_put_str(r, "usage",
-		   "goheap [--json] [-o FILE] (--core CORE [--exe BIN] | --pid PID) COMMAND [ARGS]");
+		   "goheap [--json] [-o FILE] [--timings] (--core CORE [--exe BIN] | --pid PID) COMMAND [ARGS]");
 	struct gh_node *t = gh_put_table(r, "commands");
 	for (size_t i = 0; i < gh_ncommands; i++) {
 		struct gh_node *row = gh_table_row(t);

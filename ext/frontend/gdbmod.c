@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../commands/commands.h"
+#include "../util/timings.h"
 
 static PyObject *GhError;
 
@@ -175,10 +176,10 @@ static PyTypeObject SessionType = {
 
 static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "argv", "json", "session", NULL };
+	static char *kwlist[] = { "argv", "json", "session", "timings", NULL };
 	PyObject *argv_obj, *session = Py_None;
-	int json = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pO", kwlist, &argv_obj, &json, &session))
+	int json = 0, timings = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pOp", kwlist, &argv_obj, &json, &session, &timings))
 		return NULL;
 	if (session != Py_None && !PyObject_TypeCheck(session, &SessionType)) {
 		PyErr_SetString(PyExc_TypeError, "session must be a _goheap.Session");
@@ -206,7 +207,10 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	struct gh_program *prog = session == Py_None ? NULL : ((Session *)session)->prog;
+	gh_timings_reset(timings);
+	double t0 = gh_phase_begin();
 	struct gh_error *err = gh_command_run(prog, (int)n, argv, o);
+	gh_phase_end("command", t0);
 	char *buf = NULL;
 	size_t len = 0;
 	if (!err) {
@@ -214,8 +218,10 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
 		if (!f)
 			err = gh_errorf(GH_ERR_NOMEM, "cannot allocate the output buffer");
 		else {
+			t0 = gh_phase_begin();
 			err = gh_out_render(o, json ? GH_JSON : GH_TEXT, f);
 			fclose(f);
+			gh_phase_end("output", t0);
 		}
 	}
 	gh_out_free(o);
@@ -228,6 +234,25 @@ out:
 	free(argv);
 	Py_DECREF(seq);
 	return result;
+}
+
+/* The phases of the last command run with timings=True, as text or JSON. */
+static PyObject *py_timings(PyObject *mod, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "json", NULL };
+	int json = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|p", kwlist, &json))
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return PyErr_NoMemory();
+	gh_timings_write(f, json);
+	fclose(f);
+	PyObject *r = PyUnicode_DecodeUTF8(buf ? buf : "", (Py_ssize_t)len, "replace");
+	free(buf);
+	return r;
 }
 
 static PyObject *py_commands(PyObject *mod, PyObject *noargs)
@@ -251,7 +276,11 @@ static PyObject *py_value_text(PyObject *mod, PyObject *args);
 
 static PyMethodDef methods[] = {
 	{ "run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS,
-	  "run(argv, json=False, session=None) -> str: run one goheap command and return its output." },
+	  "run(argv, json=False, session=None, timings=False) -> str: run one goheap command and return its output\n"
+	  "(timings=True records its phases for timings())." },
+	{ "timings", (PyCFunction)(void (*)(void))py_timings, METH_VARARGS | METH_KEYWORDS,
+	  "timings(json=False) -> str: the wall time and memory of each phase of the last command run with\n"
+	  "timings=True (empty otherwise)." },
 	{ "commands", py_commands, METH_NOARGS, "commands() -> [(name, usage, summary, help, needs_target)]" },
 	{ "value_text", py_value_text, METH_VARARGS,
 	  "value_text(session, addr, type_name=None) -> str: the Go value at addr as goheap prints it\n"

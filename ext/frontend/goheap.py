@@ -5,7 +5,8 @@ Load with:  source build/goheap.py     (or: python import goheap, with build/ on
 Registers `goheap COMMAND [ARGS]` for every goheap command, each with `help goheap COMMAND`.
 The target is whatever GDB has loaded: a core file (read directly from the file, exactly as the
 CLI reads it), a local process GDB has stopped (memory from /proc/PID/mem, threads from GDB), or a
-remote target (GDB's memory reads, cached by block).  Global options: --json, -o FILE.
+remote target (GDB's memory reads, cached by block).  Global options: --json, -o FILE, --timings (each
+phase's wall time and memory, on GDB's error stream after the output).
 """
 import os
 import shlex
@@ -135,27 +136,36 @@ def _addresses(argv):
     return out
 
 
-def run(argv, json=False):
-    """Runs one goheap command on GDB's current target; returns its output as a string."""
+def run(argv, json=False, timings=False):
+    """Runs one goheap command on GDB's current target; returns its output as a string.
+    With timings, its phases are then in timings()."""
     needs = {c[0]: c[4] for c in _goheap.commands()}
     session = _session() if argv and needs.get(argv[0], False) else None
-    return _goheap.run(_addresses(argv), json=json, session=session)
+    return _goheap.run(_addresses(argv), json=json, session=session, timings=timings)
+
+
+def timings(json=False):
+    """The wall time and memory of each phase of the last command run with timings=True."""
+    return _goheap.timings(json=json)
 
 
 def _invoke(words):
-    json, outfile = False, None
+    json, outfile, timed = False, None, False
     while words and words[0].startswith("-"):
         opt = words.pop(0)
         if opt == "--json":
             json = True
+        elif opt == "--timings":
+            timed = True
         elif opt == "-o" and words:
             outfile = words.pop(0)
         else:
-            raise gdb.GdbError("goheap: unknown option %s (goheap [--json] [-o FILE] COMMAND [ARGS])" % opt)
+            raise gdb.GdbError("goheap: unknown option %s (goheap [--json] [-o FILE] [--timings] COMMAND [ARGS])"
+                               % opt)
     if not words:
         words = ["help"]
     try:
-        text = run(words, json=json)
+        text = run(words, json=json, timings=timed)
     except Error as e:
         raise gdb.GdbError("goheap: %s" % e)
     if outfile:
@@ -163,12 +173,14 @@ def _invoke(words):
             f.write(text)
     else:
         gdb.write(text)
+    if timed:
+        gdb.write(timings(json=json), gdb.STDERR)
 
 
 class _Goheap(gdb.Command):
     """Find what holds a Go program's memory.
 
-Usage: goheap [--json] [-o FILE] COMMAND [ARGS]
+Usage: goheap [--json] [-o FILE] [--timings] COMMAND [ARGS]
 Works on the core file or process GDB has loaded.  `goheap help` lists the commands."""
 
     def __init__(self):
@@ -179,8 +191,8 @@ Works on the core file or process GDB has loaded.  `goheap help` lists the comma
 
 
 def _make_sub(name, usage, summary, text):
-    doc = "%s\n\nUsage: goheap [--json] [-o FILE] %s %s\n\n%s" % (summary[:1].upper() + summary[1:], name,
-                                                                usage, text)
+    doc = "%s\n\nUsage: goheap [--json] [-o FILE] [--timings] %s %s\n\n%s" % (summary[:1].upper() + summary[1:],
+                                                                            name, usage, text)
 
     def invoke(self, arg, from_tty):
         _invoke(_split_opts(shlex.split(arg), name))
@@ -190,10 +202,10 @@ def _make_sub(name, usage, summary, text):
 
 
 def _split_opts(words, name):
-    """Moves --json / -o FILE given after the command name in front of it."""
+    """Moves --json, --timings and -o FILE given after the command name in front of it."""
     front, rest, i = [], [], 0
     while i < len(words):
-        if words[i] == "--json":
+        if words[i] in ("--json", "--timings"):
             front.append(words[i])
         elif words[i] == "-o" and i + 1 < len(words):
             front += words[i:i + 2]

@@ -29,6 +29,7 @@
 
 #include "../util/rows.h"
 #include "../util/vec.h"
+#include "../util/timings.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX
@@ -178,6 +179,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	struct gh_rows back = { 0 };
 	size_t nv = g->nv, ni = 1; /* vertices with edges, and the super-root */
 	struct gh_error *err = &gh_error_nomem;
+	double t0 = gh_phase_begin();
 	uint32_t *dfnum = malloc(nv * sizeof(*dfnum));
 	if (!dfnum)
 		goto out;
@@ -214,6 +216,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	if ((err = gh_rows_lay_out(&back, t.n, &t.poff, &t.preds)))
 		goto out;
 	gh_rows_free(&back);
+	gh_phase_end("dominators: search", t0);
+	t0 = gh_phase_begin();
 	err = &gh_error_nomem;
 	if (!(t.label = malloc((size_t)t.n * sizeof(uint32_t))))
 		goto out;
@@ -237,6 +241,8 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 		t.semi[w] = t.label[w] = s;
 		t.ancestor[w] = t.parent[w];
 	}
+	gh_phase_end("dominators: semidominators", t0);
+	t0 = gh_phase_begin();
 	free(t.ancestor);
 	free(t.poff);
 	t.ancestor = t.poff = NULL;
@@ -299,6 +305,7 @@ struct gh_error *gh_graph_dominators(struct gh_graph *g)
 	dfnum = NULL;
 	for (uint32_t w = t.n; w-- > 1;) /* the dominator's vertex from preorder: near w, not at random */
 		g->retained[t.vertex[idom[w]]] += g->retained[t.vertex[w]];
+	gh_phase_end("dominators: tree, sizes", t0);
 	err = NULL;
 out:
 	free(dfnum);

@@ -23,6 +23,7 @@
 #include "../util/radix.h"
 #include "../util/threads.h"
 #include "graph_internal.h"
+#include "../util/timings.h"
 
 #define POS_BITS 20 /* a batch covers 2^20 edge slots */
 #define BATCH (1u << 16) /* and holds up to 2^16 pointers: only those no page resolves */
@@ -451,7 +452,9 @@ struct gh_error *gh_graph_build_roots(struct gh_heap *h, struct gh_graph **out)
 	g->h = h;
 	g->partial = true;
 	struct gh_root_builder b = { .h = h };
+	double t0 = gh_phase_begin();
 	struct gh_error *err = collect_roots(h, g, &b);
+	gh_phase_end("graph: roots", t0);
 	if (!err && !(g->off = calloc((size_t)g->nroots + 2, sizeof(*g->off))))
 		err = &gh_error_nomem;
 	if (err)
@@ -486,9 +489,12 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	if ((g->place = calloc(1, sizeof(*g->place)))) /* without it, gh_edge_place scans */
 		g->place->last = UINT32_MAX;
 	struct gh_root_builder b = { .h = h };
+	double t0 = gh_phase_begin();
 	struct gh_error *err = collect_roots(h, g, &b);
+	gh_phase_end("graph: roots", t0);
 	if (err)
 		goto fail_b;
+	t0 = gh_phase_begin();
 	g->off = calloc((size_t)g->nv + 1, sizeof(*g->off));
 	if (!g->off) {
 		err = &gh_error_nomem;
@@ -544,6 +550,7 @@ struct gh_error *gh_graph_build(struct gh_heap *h, struct gh_graph **out)
 	}
 	if ((err = lay_out(g, parts, n, &b)))
 		goto fail_parts;
+	gh_phase_end("graph: edges", t0);
 	free(b.edges);
 	*out = g;
 	return NULL;

@@ -38,6 +38,7 @@
 #include "../runtime/goroutines.h"
 #include "../util/radix.h"
 #include "../util/threads.h"
+#include "../util/timings.h"
 #include "mapshape.h"
 #include "typing.h"
 
@@ -1690,6 +1691,7 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 		free(k.summary2);
 		return &gh_error_nomem;
 	}
+	double t0 = gh_phase_begin();
 	k.u8 = by_name(&k, "uint8");
 	k.mapextra = by_name(&k, "runtime.mapextra");
 	k.swiss_table = by_name(&k, "internal/runtime/maps.table");
@@ -1730,6 +1732,8 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 			st->typed_bytes += gh_span_obj_size(h, s);
 		}
 	}
+	gh_phase_end("typing: header types", t0);
+	t0 = gh_phase_begin();
 	pipe_start(&k);
 	/* Then walked in address order, reading the heap front to back. */
 	for (uint32_t si = 0; si < h->nspans; si++) {
@@ -1742,14 +1746,19 @@ struct gh_error *gh_heap_type_objects(struct gh_heap *h, struct gh_types *T, str
 	struct globals_ctx g = { .k = &k };
 	gh_dwarf_foreach_variable(h->p->dw, global, &g);
 	type_stacks(&k);
+	gh_phase_end("typing: seeds walked", t0);
+	t0 = gh_phase_begin();
 	size_t vi = 0;
 	drain(&k, &vi);
+	gh_phase_end("typing: propagation", t0);
+	t0 = gh_phase_begin();
 	/* Then the map headers nothing typed reached, by their buckets, and
 	 * what their entries reach.  The applier is idle (drain waited for it):
 	 * these are applied here, one by one. */
 	type_map_headers(&k);
 	drain(&k, &vi);
 	pipe_stop(&k);
+	gh_phase_end("typing: map headers", t0);
 	if (popping)
 		pthread_join(pop, NULL);
 	free(k.batch);
