@@ -16,6 +16,10 @@ EXPECTED = {
                       ["typing", "graph: edges"] + DOMINATORS),
     "top --by object": (["open", "heap", "typing", "graph: roots", "graph: edges", "output"] + DOMINATORS,
                         ["retained by roots"]),
+    "maps": (["typing", "graph: edges", "maps: decoded", "holders", "maps: rows, owners"] + DOMINATORS,
+             ["retained by roots", "maps: rows"]),
+    "maps --no-owners": (["typing", "maps: decoded", "maps: rows"],
+                         ["graph: roots", "graph: edges", "holders", "maps: rows, owners"] + DOMINATORS),
 }
 
 

@@ -13,6 +13,7 @@
 #include "../heap/heap.h"
 #include "../util/sort.h"
 #include "../util/strutil.h"
+#include "../util/timings.h"
 #include "commands.h"
 
 #define MAX_NEST 8          /* map[K]map[K]... levels followed */
@@ -246,6 +247,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 	size_t n = 0, cap = 0;
 	uint64_t failed = 0, total_bytes = 0, total_len = 0, total_cap = 0;
 	unsigned wbudget = MAX_ROW_WARNINGS;
+	double t0 = gh_phase_begin();
 	for (uint32_t i = 0; !err && i < h->nobjs; i++) {
 		const struct gh_object *ob = &h->objs[i];
 		const struct gh_type *t = gh_obj_type(ob) ? gh_type_get(T, gh_obj_type(ob)) : NULL;
@@ -306,13 +308,17 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 		return err;
 	}
 	gh_sort(rows, n, sizeof(*rows), cmp_rows);
+	gh_phase_end("maps: decoded", t0);
 	/* Owners need the object graph and its dominators (seconds on a big
 	 * heap; --no-owners skips them).  Without a graph the listing stands. */
 	struct owners ow = { .p = p };
 	if (want_owners && n) {
 		err = gh_cmd_graph(p, &ow.g);
-		if (!err)
+		if (!err) {
+			t0 = gh_phase_begin();
 			err = gh_holders_new(ow.g, &ow.hs);
+			gh_phase_end("holders", t0);
+		}
 		if (err) {
 			gh_out_warn(o, "owners not computed: %s", err->msg);
 			gh_error_free(err);
@@ -330,6 +336,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 	if (failed)
 		gh_put_u64(root, "undecodable", failed);
 	struct gh_node *tab = gh_put_table(root, "table");
+	t0 = gh_phase_begin();
 	for (size_t i = 0; i < n && (!limit || i < limit); i++) {
 		const struct row *r = &rows[i];
 		struct gh_node *row = gh_table_row(tab);
@@ -364,6 +371,7 @@ struct gh_error *gh_cmd_maps(struct gh_program *p, int argc, char **argv, struct
 			gh_put_str(row, "flags", flags);
 		}
 	}
+	gh_phase_end(ow.hs ? "maps: rows, owners" : "maps: rows", t0);
 	gh_holders_free(ow.hs);
 	free(rows);
 	return err;

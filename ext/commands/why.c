@@ -7,6 +7,7 @@
 #include "../graph/graph.h"
 #include "../runtime/goroutines.h"
 #include "../util/strutil.h"
+#include "../util/timings.h"
 #include "commands.h"
 
 #define NONE UINT32_MAX
@@ -18,7 +19,9 @@ static struct gh_error *reverse_bfs(const struct gh_graph *g, uint32_t target, c
 {
 	/* The edges reversed, each row's sources rising. */
 	uint32_t *poff = NULL, *preds = NULL, *queue = malloc((size_t)g->nv * sizeof(*queue));
+	double t0 = gh_phase_begin();
 	struct gh_error *err = queue ? gh_graph_sources(g, NULL, g->nv, &poff, &preds) : &gh_error_nomem;
+	gh_phase_end("edges reversed", t0);
 	if (err) {
 		free(queue);
 		return err;
