@@ -31,7 +31,8 @@ void gh_cmd_vertex_name(struct gh_program *p, const struct gh_graph *g, uint32_t
 	}
 }
 
-#define LABEL_WINDOW 4096 /* bytes of an object scanned at once for a label */
+#define LABEL_FIRST 64 /* bytes of an object scanned first for a label... */
+#define LABEL_WINDOW 4096 /* ...and at most at once */
 
 struct find {
 	const struct gh_graph *g;
@@ -140,11 +141,13 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 	 * words in: each of the first k edges is a word before it (a word
 	 * into v before it would be an earlier edge to v).  The search starts
 	 * there, and goes in windows, stopping at the first: a label for an
-	 * element of a big array would otherwise read the array up to it. */
+	 * element of a big array would otherwise read the array up to it.
+	 * The first window is a few words (in an array of pointers the word
+	 * is the k-th), the next ones each twice the last. */
 	uint32_t place = gh_edge_place(g, u, v);
 	uint64_t k = place == UINT32_MAX ? 0 : place;
-	for (uint64_t w = k * 8 / LABEL_WINDOW * LABEL_WINDOW; w < slot_size && !f.found; w += LABEL_WINDOW)
-		if (!gh_heap_pointers_in(h, from, w, w + LABEL_WINDOW, find_ptr, &f))
+	for (uint64_t w = k * 8, win = LABEL_FIRST; w < slot_size && !f.found; w += win, win = win < LABEL_WINDOW ? win * 2 : win)
+		if (!gh_heap_pointers_in(h, from, w, w + win, find_ptr, &f))
 			break;
 	if (!f.found)
 		return;
