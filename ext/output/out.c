@@ -10,19 +10,31 @@
 
 enum kind { K_OBJECT, K_LIST, K_STRLIST, K_NUMLIST, K_TABLE, K_STR, K_U64, K_I64, K_ADDR, K_BYTES, K_BOOL, K_NULL };
 
+/* A node is 32 bytes, its children a list: a listing of 500,000 rows of
+ * 15 cells is millions of nodes, most of them numbers. */
 struct gh_node {
-	enum kind kind;
-	uint32_t nkids, capkids;
+	uint8_t kind;         /* enum kind */
+	uint32_t nkids;       /* containers: children */
 	const char *key;
-	struct gh_out *out;
+	struct gh_node *next; /* the next sibling */
 	union {
 		char *s;
 		uint64_t u;
 		int64_t i;
 		bool b;
+		struct gh_node *first; /* containers: the first child */
 	};
-	struct gh_node **kids;
 };
+
+/* Objects, lists and tables: a node and what appending needs. */
+struct gh_container {
+	struct gh_node n;
+	struct gh_node *last;
+	struct gh_out *out;
+};
+
+static bool is_container(enum kind k) { return k == K_OBJECT || k == K_LIST || k == K_STRLIST || k == K_NUMLIST || k == K_TABLE; }
+static struct gh_container *container(struct gh_node *n) { return (struct gh_container *)n; }
 
 GH_VEC(warnvec, char *)
 
@@ -80,12 +92,14 @@ static char *ostrdup(struct gh_out *o, const char *s, size_t len)
 
 static struct gh_node *node_new(struct gh_out *o, enum kind k, const char *key)
 {
-	struct gh_node *n = oalloc(o, sizeof(*n));
+	size_t size = is_container(k) ? sizeof(struct gh_container) : sizeof(struct gh_node);
+	struct gh_node *n = oalloc(o, size);
 	if (!n)
 		return NULL;
-	memset(n, 0, sizeof(*n));
-	n->kind = k;
-	n->out = o;
+	memset(n, 0, size);
+	n->kind = (uint8_t)k;
+	if (is_container(k))
+		container(n)->out = o;
 	if (key) { /* a table's cells pass the same few keys row after row: each copied once */
 		size_t i = (size_t)((uintptr_t)key >> 3) % KEYS;
 		if (o->keys[i].key == key && !strcmp(key, o->keys[i].copy)) {
@@ -147,30 +161,26 @@ void gh_out_warn(struct gh_out *o, const char *fmt, ...)
 	}
 }
 
-/* Appends a child; NULL parent (after an earlier failure) is a no-op. */
+/* Appends a child to a container; NULL parent (after an earlier failure)
+ * is a no-op. */
 static struct gh_node *add(struct gh_node *parent, enum kind k, const char *key)
 {
 	if (!parent)
 		return NULL;
-	struct gh_out *o = parent->out;
-	struct gh_node *n = node_new(o, k, key);
+	struct gh_container *c = container(parent);
+	if (parent->nkids == UINT32_MAX) {
+		c->out->oom = true;
+		return NULL;
+	}
+	struct gh_node *n = node_new(c->out, k, key);
 	if (!n)
 		return NULL;
-	if (parent->nkids == parent->capkids) { /* the old array stays in its chunk: at most as much again */
-		if (parent->capkids > UINT32_MAX / 2) {
-			o->oom = true;
-			return NULL;
-		}
-		uint32_t nc = parent->capkids ? parent->capkids * 2 : 4;
-		struct gh_node **nk = oalloc(o, nc * sizeof(*nk));
-		if (!nk)
-			return NULL;
-		if (parent->nkids)
-			memcpy(nk, parent->kids, parent->nkids * sizeof(*nk));
-		parent->kids = nk;
-		parent->capkids = nc;
-	}
-	parent->kids[parent->nkids++] = n;
+	if (c->last)
+		c->last->next = n;
+	else
+		parent->first = n;
+	c->last = n;
+	parent->nkids++;
 	return n;
 }
 
@@ -219,9 +229,9 @@ static char *clean_utf8(struct gh_out *o, const char *s)
 void gh_put_str(struct gh_node *n, const char *key, const char *val)
 {
 	struct gh_node *c = add(n, K_STR, key);
-	if (c && !(c->s = clean_utf8(c->out, val ? val : ""))) {
+	if (c && !(c->s = clean_utf8(container(n)->out, val ? val : ""))) {
 		c->kind = K_NULL;
-		c->out->oom = true;
+		container(n)->out->oom = true;
 	}
 }
 
@@ -351,25 +361,57 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* Decimal and hexadecimal digits of v at the end of buf (24 bytes);
+ * returns where they start.  printf's parsing of its format was most of
+ * rendering a big table's numbers. */
+static char *u64_digits(char *end, uint64_t v)
+{
+	*--end = 0;
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
+}
+
+static char *hex_digits(char *end, uint64_t v)
+{
+	*--end = 0;
+	do
+		*--end = "0123456789abcdef"[v & 15];
+	while (v >>= 4);
+	*--end = 'x';
+	*--end = '0';
+	return end;
+}
+
 static void json_node(FILE *f, const struct gh_node *n, int depth)
 {
-	switch (n->kind) {
+	char num[24];
+	switch ((enum kind)n->kind) {
 	case K_STR: json_str(f, n->s); break;
 	case K_U64:
-	case K_BYTES: fprintf(f, "%" PRIu64, n->u); break;
-	case K_I64: fprintf(f, "%" PRId64, n->i); break;
-	case K_ADDR: fprintf(f, "\"0x%" PRIx64 "\"", n->u); break;
+	case K_BYTES: fputs(u64_digits(num + sizeof(num), n->u), f); break;
+	case K_I64:
+		if (n->i < 0)
+			fputc('-', f);
+		fputs(u64_digits(num + sizeof(num), n->i < 0 ? -(uint64_t)n->i : (uint64_t)n->i), f);
+		break;
+	case K_ADDR:
+		fputc('"', f);
+		fputs(hex_digits(num + sizeof(num), n->u), f);
+		fputc('"', f);
+		break;
 	case K_BOOL: fputs(n->b ? "true" : "false", f); break;
 	case K_NULL: fputs("null", f); break;
 	case K_OBJECT:
 		fputc('{', f);
-		for (size_t i = 0; i < n->nkids; i++) {
-			if (i)
+		for (const struct gh_node *k = n->first; k; k = k->next) {
+			if (k != n->first)
 				fputc(',', f);
 			fprintf(f, "\n%*s", 2 * (depth + 1), "");
-			json_str(f, n->kids[i]->key ? n->kids[i]->key : "");
+			json_str(f, k->key ? k->key : "");
 			fputs(": ", f);
-			json_node(f, n->kids[i], depth + 1);
+			json_node(f, k, depth + 1);
 		}
 		if (n->nkids)
 			fprintf(f, "\n%*s", 2 * depth, "");
@@ -377,9 +419,9 @@ static void json_node(FILE *f, const struct gh_node *n, int depth)
 		break;
 	case K_NUMLIST:
 		fputc('[', f);
-		for (size_t i = 0; i < n->nkids; i++) {
-			fputs(i ? ", " : "", f);
-			json_node(f, n->kids[i], depth + 1); /* numbers or addresses */
+		for (const struct gh_node *k = n->first; k; k = k->next) {
+			fputs(k != n->first ? ", " : "", f);
+			json_node(f, k, depth + 1); /* numbers or addresses */
 		}
 		fputc(']', f);
 		break;
@@ -387,11 +429,11 @@ static void json_node(FILE *f, const struct gh_node *n, int depth)
 	case K_STRLIST:
 	case K_TABLE:
 		fputc('[', f);
-		for (size_t i = 0; i < n->nkids; i++) {
-			if (i)
+		for (const struct gh_node *k = n->first; k; k = k->next) {
+			if (k != n->first)
 				fputc(',', f);
 			fprintf(f, "\n%*s", 2 * (depth + 1), "");
-			json_node(f, n->kids[i], depth + 1);
+			json_node(f, k, depth + 1);
 		}
 		if (n->nkids)
 			fprintf(f, "\n%*s", 2 * depth, "");
@@ -402,23 +444,34 @@ static void json_node(FILE *f, const struct gh_node *n, int depth)
 
 /* ---- text ---- */
 
+/* s into buf (len bytes), cut to fit. */
+static void copy_text(char *buf, size_t len, const char *s)
+{
+	size_t l = strlen(s);
+	if (l >= len)
+		l = len - 1;
+	memcpy(buf, s, l);
+	buf[l] = 0;
+}
+
 static void scalar_text(char *buf, size_t len, const struct gh_node *n)
 {
-	switch (n->kind) {
-	case K_STR: snprintf(buf, len, "%s", n->s); break;
-	case K_U64: snprintf(buf, len, "%" PRIu64, n->u); break;
+	char num[24];
+	switch ((enum kind)n->kind) {
+	case K_STR: copy_text(buf, len, n->s); break;
+	case K_U64: copy_text(buf, len, u64_digits(num + sizeof(num), n->u)); break;
 	case K_I64: snprintf(buf, len, "%" PRId64, n->i); break;
-	case K_ADDR: snprintf(buf, len, "0x%" PRIx64, n->u); break;
+	case K_ADDR: copy_text(buf, len, hex_digits(num + sizeof(num), n->u)); break;
 	case K_BYTES: gh_fmt_bytes(buf, len, n->u); break;
-	case K_BOOL: snprintf(buf, len, "%s", n->b ? "yes" : "no"); break;
-	case K_NULL: snprintf(buf, len, "-"); break;
+	case K_BOOL: copy_text(buf, len, n->b ? "yes" : "no"); break;
+	case K_NULL: copy_text(buf, len, "-"); break;
 	case K_NUMLIST: {
 		size_t at = 0;
 		buf[0] = 0;
-		for (size_t i = 0; i < n->nkids && at + 24 < len; i++) {
-			if (i)
+		for (const struct gh_node *k = n->first; k && at + 24 < len; k = k->next) {
+			if (k != n->first)
 				buf[at++] = ' ';
-			scalar_text(buf + at, len - at, n->kids[i]);
+			scalar_text(buf + at, len - at, k);
 			at += strlen(buf + at);
 		}
 		if (!n->nkids)
@@ -431,8 +484,8 @@ static void scalar_text(char *buf, size_t len, const struct gh_node *n)
 	case K_STRLIST: {
 		size_t at = 0;
 		buf[0] = 0;
-		for (size_t i = 0; i < n->nkids && at + 1 < len; i++)
-			at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : "", n->kids[i]->s);
+		for (const struct gh_node *k = n->first; k && at + 1 < len; k = k->next)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", k != n->first ? ", " : "", k->s);
 		if (!n->nkids)
 			snprintf(buf, len, "-");
 		break;
@@ -452,6 +505,26 @@ static bool right_aligned(const struct gh_node *n)
 	return n->kind == K_U64 || n->kind == K_I64 || n->kind == K_BYTES;
 }
 
+static void spaces(FILE *f, size_t n)
+{
+	static const char sp[] = "                                                                ";
+	for (; n > sizeof(sp) - 1; n -= sizeof(sp) - 1)
+		fwrite(sp, 1, sizeof(sp) - 1, f);
+	fwrite(sp, 1, n, f);
+}
+
+/* s in a column w wide: numbers to the right, the rest to the left (the
+ * last column's text unpadded). */
+static void cell(FILE *f, const char *s, size_t w, bool right, bool last)
+{
+	size_t l = strlen(s), pad = l < w ? w - l : 0;
+	if (right)
+		spaces(f, pad);
+	fputs(s, f);
+	if (!right && !last)
+		spaces(f, pad);
+}
+
 static void text_table(FILE *f, const struct gh_node *t, int ind)
 {
 	/* Columns are the keys of the first row, in order. */
@@ -459,42 +532,38 @@ static void text_table(FILE *f, const struct gh_node *t, int ind)
 		fprintf(f, "%*s(none)\n", ind, "");
 		return;
 	}
-	const struct gh_node *first = t->kids[0];
+	const struct gh_node *first = t->first;
 	size_t ncol = first->nkids;
 	size_t *w = calloc(ncol ? ncol : 1, sizeof(*w));
 	if (!w)
 		return;
 	char buf[4096];
-	for (size_t c = 0; c < ncol; c++)
-		w[c] = strlen(first->kids[c]->key ? first->kids[c]->key : "");
-	for (size_t r = 0; r < t->nkids; r++)
-		for (size_t c = 0; c < ncol && c < t->kids[r]->nkids; c++) {
-			scalar_text(buf, sizeof(buf), t->kids[r]->kids[c]);
+	size_t c = 0;
+	for (const struct gh_node *k = first->first; k; k = k->next)
+		w[c++] = strlen(k->key ? k->key : "");
+	for (const struct gh_node *row = first; row; row = row->next) {
+		c = 0;
+		for (const struct gh_node *k = row->first; k && c < ncol; k = k->next, c++) {
+			scalar_text(buf, sizeof(buf), k);
 			size_t l = strlen(buf);
 			if (l > w[c])
 				w[c] = l;
 		}
-	fprintf(f, "%*s", ind, "");
-	for (size_t c = 0; c < ncol; c++) {
-		const struct gh_node *k = first->kids[c];
-		const char *name = k->key ? k->key : "";
-		if (c + 1 == ncol && !right_aligned(k))
-			fprintf(f, "%s", name);
-		else
-			fprintf(f, right_aligned(k) ? "%*s" : "%-*s", (int)w[c], name);
+	}
+	spaces(f, (size_t)ind);
+	c = 0;
+	for (const struct gh_node *k = first->first; k; k = k->next, c++) {
+		cell(f, k->key ? k->key : "", w[c], right_aligned(k), c + 1 == ncol);
 		if (c + 1 < ncol)
 			fputs("  ", f);
 	}
 	fputc('\n', f);
-	for (size_t r = 0; r < t->nkids; r++) {
-		const struct gh_node *row = t->kids[r];
-		fprintf(f, "%*s", ind, "");
-		for (size_t c = 0; c < ncol && c < row->nkids; c++) {
-			scalar_text(buf, sizeof(buf), row->kids[c]);
-			if (c + 1 == ncol && !right_aligned(row->kids[c]))
-				fputs(buf, f);
-			else
-				fprintf(f, right_aligned(row->kids[c]) ? "%*s" : "%-*s", (int)w[c], buf);
+	for (const struct gh_node *row = first; row; row = row->next) {
+		spaces(f, (size_t)ind);
+		c = 0;
+		for (const struct gh_node *k = row->first; k && c < ncol; k = k->next, c++) {
+			scalar_text(buf, sizeof(buf), k);
+			cell(f, buf, w[c], right_aligned(k), c + 1 == ncol);
 			if (c + 1 < ncol)
 				fputs("  ", f);
 		}
@@ -508,7 +577,7 @@ static void text_object(FILE *f, const struct gh_node *n, int ind);
 static void text_child(FILE *f, const struct gh_node *k, int ind)
 {
 	char buf[4096];
-	switch (k->kind) {
+	switch ((enum kind)k->kind) {
 	case K_OBJECT:
 		fprintf(f, "%*s", ind, "");
 		label(f, k->key);
@@ -525,17 +594,17 @@ static void text_child(FILE *f, const struct gh_node *k, int ind)
 		fprintf(f, "%*s", ind, "");
 		label(f, k->key);
 		fputs(": ", f);
-		for (size_t i = 0; i < k->nkids; i++)
-			fprintf(f, "%s%s", i ? ", " : "", k->kids[i]->s);
+		for (const struct gh_node *e = k->first; e; e = e->next)
+			fprintf(f, "%s%s", e != k->first ? ", " : "", e->s);
 		fputc('\n', f);
 		break;
 	case K_LIST:
 		fprintf(f, "%*s", ind, "");
 		label(f, k->key);
 		fputs(":\n", f);
-		for (size_t i = 0; i < k->nkids; i++) {
+		for (const struct gh_node *e = k->first; e; e = e->next) {
 			fprintf(f, "%*s-\n", ind + 2, "");
-			text_object(f, k->kids[i], ind + 4);
+			text_object(f, e, ind + 4);
 		}
 		break;
 	default:
@@ -548,8 +617,8 @@ static void text_child(FILE *f, const struct gh_node *k, int ind)
 
 static void text_object(FILE *f, const struct gh_node *n, int ind)
 {
-	for (size_t i = 0; i < n->nkids; i++)
-		text_child(f, n->kids[i], ind);
+	for (const struct gh_node *k = n->first; k; k = k->next)
+		text_child(f, k, ind);
 }
 
 struct gh_error *gh_out_render(struct gh_out *o, enum gh_format fmt, FILE *f)
