@@ -82,6 +82,8 @@ struct gh_error *gh_cmd_map(struct gh_program *p, int argc, char **argv, struct 
 struct gh_error *gh_cmd_syncmap(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 /* Goroutine commands (goroutines.c); their list is cached in
  * p->cache[GH_CACHE_GOROUTINES] (slot 4, ext/runtime/goroutines.h). */
+/* Slot 5: the last global word labelled (graphcmd.c). */
+#define GH_CACHE_LABELS 5
 struct gh_error *gh_cmd_goroutines(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_goroutine(struct gh_program *p, int argc, char **argv, struct gh_out *o);
 struct gh_error *gh_cmd_chans(struct gh_program *p, int argc, char **argv, struct gh_out *o);

@@ -94,6 +94,39 @@ static void stack_label(struct gh_program *p, const struct gh_root *r, uint64_t 
 	}
 }
 
+/* The label of the word at a in global root r: its field path by the
+ * variable's type. */
+static void global_word_label(struct gh_program *p, struct gh_types *T, const struct gh_root *r, uint64_t a, char *buf,
+			      size_t n)
+{
+	gh_type_id id = 0;
+	uint64_t desc = T ? gh_types_global_type(T, r->name) : 0;
+	if (desc)
+		gh_error_free(gh_type_at(T, desc, &id));
+	if (id)
+		gh_field_path(p, T, r->addr, id, a - r->addr, buf, n);
+	else /* no descriptor for its type (an anonymous struct): DWARF names the field */
+		gh_dwarf_variable_field_path(p->dw, r->name, a - r->addr, buf, n);
+	if (!buf[0] && a != r->addr)
+		snprintf(buf, n, "+%" PRIu64, a - r->addr);
+}
+
+/* The last global word labelled, kept with the program: the owners of
+ * many objects held by one variable (500,000 maps in one slice) all start
+ * at the same word, and its label takes DWARF lookups. */
+struct global_label {
+	uint64_t word; /* 0: none yet */
+	char text[400];
+};
+
+static struct global_label *global_label(struct gh_program *p)
+{
+	struct gh_cache_slot *c = &p->cache[GH_CACHE_LABELS];
+	if (!c->ptr && (c->ptr = calloc(1, sizeof(struct global_label))))
+		c->free = free;
+	return c->ptr;
+}
+
 void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t u, uint32_t v, char *buf, size_t n)
 {
 	buf[0] = 0;
@@ -117,18 +150,16 @@ void gh_cmd_edge_label(struct gh_program *p, const struct gh_graph *g, uint32_t 
 			uint64_t w;
 			if (!gh_read_u64(p->t, a, &w) || w < lo || w >= hi)
 				continue;
-			gh_type_id id = 0;
-			uint64_t desc = T ? gh_types_global_type(T, r->name) : 0;
-			if (desc) {
-				err = gh_type_at(T, desc, &id);
-				gh_error_free(err);
+			struct global_label *m = global_label(p);
+			if (m && m->word == a) {
+				snprintf(buf, n, "%s", m->text);
+				return;
 			}
-			if (id)
-				gh_field_path(p, T, r->addr, id, a - r->addr, buf, n);
-			else /* no descriptor for its type (an anonymous struct): DWARF names the field */
-				gh_dwarf_variable_field_path(p->dw, r->name, a - r->addr, buf, n);
-			if (!buf[0] && a != r->addr)
-				snprintf(buf, n, "+%" PRIu64, a - r->addr);
+			global_word_label(p, T, r, a, buf, n);
+			if (m) {
+				m->word = a;
+				snprintf(m->text, sizeof(m->text), "%s", buf);
+			}
 			return;
 		}
 		return;
