@@ -1,8 +1,8 @@
 /* The goheap command line:
  *   goheap [--json] [-o FILE] [--timings] (--core CORE [--exe BIN] | --pid PID) COMMAND [ARGS]
  * --timings prints each phase's wall time and memory on stderr after the
- * command (as JSON with --json).  Errors print one line "goheap: ..." on stderr; exit status 1 for errors
- * reading the target, 2 for usage errors. */
+ * command (as JSON with --json).  Errors print one line "goheap: ..." on
+ * stderr; exit status 1 for errors reading the target, 2 for usage errors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

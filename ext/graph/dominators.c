@@ -28,8 +28,8 @@
 #include <string.h>
 
 #include "../util/rows.h"
-#include "../util/vec.h"
 #include "../util/timings.h"
+#include "../util/vec.h"
 #include "graph.h"
 
 #define NONE UINT32_MAX

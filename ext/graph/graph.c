@@ -22,8 +22,8 @@
 
 #include "../util/radix.h"
 #include "../util/threads.h"
-#include "graph_internal.h"
 #include "../util/timings.h"
+#include "graph_internal.h"
 
 #define POS_BITS 20 /* a batch covers 2^20 edge slots */
 #define BATCH (1u << 16) /* and holds up to 2^16 pointers: only those no page resolves */

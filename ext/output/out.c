@@ -38,8 +38,7 @@ static struct gh_container *container(struct gh_node *n) { return (struct gh_con
 
 GH_VEC(warnvec, char *)
 
-/* The document's nodes, strings and child arrays come from chunks freed
- * together: a listing of 500,000 maps is millions of nodes, and a malloc
+/* The document's nodes and strings come from chunks freed together: a listing of 500,000 maps is millions of nodes, and a malloc
  * and a free each (with their headers) took more memory and time than the
  * analysis behind them. */
 struct chunk {
@@ -162,10 +161,10 @@ void gh_out_warn(struct gh_out *o, const char *fmt, ...)
 }
 
 /* Appends a child to a container; NULL parent (after an earlier failure)
- * is a no-op. */
+ * is a no-op, and so is a value, which has no room for children. */
 static struct gh_node *add(struct gh_node *parent, enum kind k, const char *key)
 {
-	if (!parent)
+	if (!parent || !is_container((enum kind)parent->kind))
 		return NULL;
 	struct gh_container *c = container(parent);
 	if (parent->nkids == UINT32_MAX) {
